@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by run_all.sh and run_tests.sh: Debian ffmpeg (3gp/caf/mp3 decoding), a venv
+# with the pinned requirements, and crysense installed in it. Re-runs skip what is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${CRYSENSE_VENV:-.venv}
+
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "[setup] installing Debian ffmpeg"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+  else
+    echo "[setup] ffmpeg is missing: run 'sudo apt-get install -y ffmpeg'" >&2; exit 1
+  fi
+fi
+
+PY=$(command -v python3.11 || command -v python3)
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] installing requirements into $VENV (first time: ~3 min, 4.3 GB)"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  # torch==2.13.0 first and alone: a CPU build; nothing later may pull another torch
+  "$VENV/bin/pip" install -q --disable-pip-version-check torch==2.13.0
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e .
+  echo "$want" > "$VENV/.installed"
+fi

@@ -1,0 +1,200 @@
+"""Decode any supported recording to mono float32 at 16 kHz, validate it, cut it into clips.
+
+Every format goes through the same path (native decode -> float -> mono mean -> soxr resample), so that
+no class gets its own resampler: bandwidth differences must come from the recordings, not from us.
+WAV/FLAC/OGG are read by libsndfile; 3gp (AMR), caf (IMA-ADPCM), mp3, m4a ... by Debian's ffmpeg.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .config import AUDIO, AudioParams
+
+SNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
+DECODER_VERSION = "1"   # bump to invalidate the decoded-audio cache
+
+
+class AudioError(ValueError):
+    """A recording that cannot be used; the message names the file and the reason."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclasses.dataclass
+class Decoded:
+    samples: np.ndarray      # mono float32 at ``sample_rate``
+    sample_rate: int
+    orig_sample_rate: int
+    channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def samples_sha256(samples: np.ndarray) -> str:
+    """Content hash of decoded audio: the same sound in two encodings of equal samples matches."""
+    return hashlib.sha256(np.ascontiguousarray(samples, dtype=np.float32).tobytes()).hexdigest()
+
+
+def _read_sndfile(path: Path) -> tuple[np.ndarray, int]:
+    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    return data, sr
+
+
+def _read_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(path, "ffmpeg is needed to decode this format but is not installed "
+                               "(apt-get install -y ffmpeg)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "decoded.wav"
+        proc = subprocess.run(
+            [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-acodec", "pcm_f32le",
+             "-f", "wav", str(out)],
+            capture_output=True, text=True,
+        )
+        if proc.returncode != 0 or not out.exists():
+            detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+            raise AudioError(path, f"not decodable audio (ffmpeg: {detail})")
+        return _read_sndfile(out)
+
+
+def decode(path, params: AudioParams = AUDIO) -> Decoded:
+    """Decode ``path`` to mono float32 at ``params.sample_rate``. Raises AudioError with the reason."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        if path.suffix.lower() in SNDFILE_SUFFIXES:
+            try:
+                data, sr = _read_sndfile(path)
+            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+                if shutil.which("ffmpeg") is None:
+                    raise AudioError(path, f"not decodable audio ({e})") from None
+                data, sr = _read_ffmpeg(path)   # e.g. a WAV holding a codec libsndfile lacks
+        else:
+            data, sr = _read_ffmpeg(path)
+    except AudioError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any decoder failure is a property of the file
+        raise AudioError(path, f"not decodable audio ({type(e).__name__}: {e})") from None
+    if data.size == 0:
+        raise AudioError(path, "no audio samples")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(path, "non-finite sample values")
+    channels = data.shape[1]
+    mono = data.mean(axis=1) if channels > 1 else data[:, 0]
+    if sr != params.sample_rate:
+        mono = soxr.resample(mono, sr, params.sample_rate, quality="HQ")
+    mono = np.clip(mono, -1.0, 1.0).astype(np.float32)
+    return Decoded(mono, params.sample_rate, int(sr), int(channels))
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    return 20.0 * np.log10(max(rms, 1e-10))
+
+
+def check_clip(samples: np.ndarray, path, params: AudioParams = AUDIO,
+               min_s: float | None = None, max_s: float | None = None) -> None:
+    """Raise AudioError if a clip is too short, too long (when ``max_s`` is given) or near-silent."""
+    sr = params.sample_rate
+    min_s = params.min_clip_s if min_s is None else min_s
+    duration = len(samples) / sr
+    if duration < min_s:
+        raise AudioError(path, f"too short ({duration:.2f} s < {min_s:g} s)")
+    if max_s is not None and duration > max_s:
+        raise AudioError(path, f"too long ({duration:.2f} s > {max_s:g} s)")
+    level = rms_dbfs(samples)
+    if level < params.silence_dbfs:
+        raise AudioError(path, f"near-silent ({level:.1f} dBFS < {params.silence_dbfs:g} dBFS)")
+
+
+def segment_bounds(duration_s: float, params: AudioParams = AUDIO) -> list[tuple[float, float]]:
+    """Cut a recording into clips of ``max_clip_s`` at most.
+
+    Up to ``max_clip_s`` the whole recording is one clip. Longer ones are cut into ``segment_s``
+    pieces; a tail shorter than ``min_segment_s`` is added to the previous piece (so every piece of a
+    long recording lasts between ``min_segment_s`` and ``segment_s + min_segment_s``).
+    """
+    if duration_s <= params.max_clip_s:
+        return [(0.0, round(duration_s, 4))]
+    n_full = int(duration_s // params.segment_s)
+    bounds = [(i * params.segment_s, (i + 1) * params.segment_s) for i in range(n_full)]
+    tail = duration_s - n_full * params.segment_s
+    if tail >= params.min_segment_s:
+        bounds.append((n_full * params.segment_s, duration_s))
+    elif tail > 0:
+        bounds[-1] = (bounds[-1][0], duration_s)
+    return [(round(a, 4), round(b, 4)) for a, b in bounds]
+
+
+def pad_to(samples: np.ndarray, seconds: float, sample_rate: int = AUDIO.sample_rate) -> np.ndarray:
+    """Zero-pad (centred) a short clip to ``seconds``; longer clips are returned unchanged."""
+    n = int(round(seconds * sample_rate))
+    if len(samples) >= n:
+        return samples
+    left = (n - len(samples)) // 2
+    return np.pad(samples, (left, n - len(samples) - left)).astype(np.float32)
+
+
+class AudioCache:
+    """Decoded audio cached by the content of the source file, so re-runs skip decoding."""
+
+    def __init__(self, cache_dir, params: AudioParams = AUDIO):
+        self.dir = Path(cache_dir) / f"audio_v{DECODER_VERSION}_{params.sample_rate}"
+        self.params = params
+
+    def _entry(self, key: str) -> Path:
+        return self.dir / key[:2] / f"{key}.npz"
+
+    def decode(self, path) -> Decoded:
+        path = Path(path)
+        if not path.exists():
+            raise AudioError(path, "file not found")
+        entry = self._entry(file_sha256(path))
+        if entry.exists():
+            with np.load(entry) as z:
+                return Decoded(z["samples"], self.params.sample_rate, int(z["orig_sr"]),
+                               int(z["channels"]))
+        decoded = decode(path, self.params)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, samples=decoded.samples, orig_sr=decoded.orig_sample_rate,
+                 channels=decoded.channels)
+        os.replace(tmp, entry)   # atomic: a killed run never leaves a half-written entry
+        return decoded
+
+
+def band_limit(samples: np.ndarray, sample_rate: int = AUDIO.sample_rate, to_rate: int = 8000) -> np.ndarray:
+    """Round-trip through ``to_rate`` (8 kHz: nothing above 4 kHz survives), as phone audio sounds.
+
+    Used as augmentation for every class and for the bandwidth ablation: a model that learned
+    "no energy above 4 kHz means crying" fails once every clip sounds like Donate-a-Cry's phones.
+    """
+    low = soxr.resample(samples, sample_rate, to_rate, quality="HQ")
+    return soxr.resample(low, to_rate, sample_rate, quality="HQ")[: len(samples)].astype(np.float32)

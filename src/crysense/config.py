@@ -1,0 +1,112 @@
+"""Paths, labels, audio parameters, seeds and smoke/full run settings: one place.
+
+Every path can be moved with an environment variable so the same code runs from a clone, in CI and
+inside a papermill kernel:
+
+- ``CRYSENSE_ROOT``   where outputs go (manifest, plots/, reports/, models/); default: the repository
+- ``CRYSENSE_DATA``   the local mirror of the data sources; default: ``<repo>/../shared/data``
+- ``CRYSENSE_CACHE``  decoded-audio and feature cache; default: ``<repo>/cache``
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+LABELS = ("crying", "screaming", "normal")
+CRY_REASONS = {
+    "hu": "hungry",
+    "bp": "belly_pain",
+    "bu": "burping",
+    "dc": "discomfort",
+    "ti": "tired",
+    "lo": "lonely",
+    "ch": "cold_hot",
+    "sc": "scared",
+    "dk": "dont_know",
+}
+SPLITS = ("train", "val", "test")
+
+MANIFEST_COLUMNS = (
+    "file_path", "source", "label", "reason", "group", "license", "sha256", "duration_s",
+    "sample_rate", "channels", "split", "segment_start_s", "segment_end_s",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioParams:
+    """How raw recordings become model inputs (see README, 'Preprocessing')."""
+
+    sample_rate: int = 16_000        # every clip is decoded to mono float32 at this rate
+    min_clip_s: float = 1.0          # shorter recordings are quarantined ("too short")
+    max_clip_s: float = 15.0         # a recording up to this long is one clip
+    segment_s: float = 5.0           # longer recordings are cut into segments of this length ...
+    min_segment_s: float = 5.0       # ... and a tail shorter than this joins the previous segment
+    silence_dbfs: float = -50.0      # RMS below this is "near-silent": quarantined, never trained on
+    model_input_s: float = 5.0       # models see at least this much: shorter clips are zero-padded
+    concat_gap_s: float = 0.2        # silence between short utterances joined into one recording
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitParams:
+    fractions: tuple = (0.70, 0.15, 0.15)   # train / val / test, by clip count within each stratum
+    seed: int = 20261123
+
+
+AUDIO = AudioParams()
+SPLIT = SplitParams()
+SEED = SPLIT.seed
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    root: Path
+    data: Path
+    cache: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "data_manifest.csv"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "data_quarantine.csv"
+
+    @property
+    def plots(self) -> Path:
+        return self.root / "plots"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    def ensure(self) -> "Paths":
+        for p in (self.root, self.cache, self.plots, self.reports, self.models):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def get_paths(root: str | os.PathLike | None = None) -> Paths:
+    """Resolve paths; an explicit ``root`` (a papermill parameter) wins over ``CRYSENSE_ROOT``."""
+    root = Path(root or os.environ.get("CRYSENSE_ROOT") or REPO_ROOT).resolve()
+    data = Path(os.environ.get("CRYSENSE_DATA") or REPO_ROOT.parent / "shared" / "data").resolve()
+    cache = Path(os.environ.get("CRYSENSE_CACHE") or REPO_ROOT / "cache").resolve()
+    return Paths(root=root, data=data, cache=cache)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunParams:
+    """Size of a run. ``smoke`` is the tiny setting CI uses to execute every notebook."""
+
+    smoke: bool = False
+    files_per_stratum: int | None = None    # None: every file; smoke: a few per (source, label)
+
+    @classmethod
+    def make(cls, smoke: bool) -> "RunParams":
+        return cls(smoke=True, files_per_stratum=8) if smoke else cls()

@@ -1,0 +1,46 @@
+"""Hand-made features for quick baselines: log-mel statistics, cached by clip content (sha256)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .audio import band_limit, pad_to
+from .config import AUDIO, get_paths
+from .manifest import ClipLoader
+
+N_MELS = 64
+
+
+def logmel(samples: np.ndarray, sr: int = AUDIO.sample_rate, n_mels: int = N_MELS) -> np.ndarray:
+    """Log-mel spectrogram (n_mels x frames): 25 ms windows, 10 ms hop, 125-7500 Hz, as YAMNet."""
+    import librosa
+    mel = librosa.feature.melspectrogram(y=samples, sr=sr, n_fft=512, win_length=400, hop_length=160,
+                                         n_mels=n_mels, fmin=125.0, fmax=7500.0, power=2.0)
+    return np.log(mel + 1e-6).astype(np.float32)
+
+
+def logmel_stats(samples: np.ndarray, sr: int = AUDIO.sample_rate) -> np.ndarray:
+    """Mean and standard deviation of each log-mel band over time: a 2 x 64-d clip summary."""
+    m = logmel(pad_to(samples, 1.0, sr), sr)
+    return np.concatenate([m.mean(axis=1), m.std(axis=1)])
+
+
+def clip_features(df: pd.DataFrame, band_limited: bool = False, cache_dir=None,
+                  progress: bool = True) -> np.ndarray:
+    """Log-mel statistics of each manifest row (optionally after an 8 kHz round trip), cached."""
+    cache_dir = Path(cache_dir or get_paths().cache)
+    store = cache_dir / "features" / f"logmel_stats{'_bl4k' if band_limited else ''}.npz"
+    cached = dict(np.load(store)) if store.exists() else {}
+    loader = ClipLoader(cache_dir)
+    todo = [i for i, sha in enumerate(df["sha256"]) if sha not in cached]
+    for i in tqdm(todo, desc="log-mel features", disable=not progress or not todo):
+        row = df.iloc[i]
+        x = loader.load_row(row)
+        cached[row["sha256"]] = logmel_stats(band_limit(x) if band_limited else x)
+    if todo:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(store, **cached)
+    return np.stack([cached[s] for s in df["sha256"]])

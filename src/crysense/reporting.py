@@ -1,0 +1,84 @@
+"""Figures to PDF and the notebook chain: papermill execution, then HTML reports."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from .config import REPO_ROOT, get_paths
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+
+def save_figure(fig, name: str, paths=None) -> Path:
+    """Save ``fig`` as ``plots/<name>.pdf`` and return the path (the notebook still shows it)."""
+    paths = paths or get_paths()
+    paths.plots.mkdir(parents=True, exist_ok=True)
+    out = paths.plots / f"{name}.pdf"
+    fig.savefig(out, bbox_inches="tight")
+    return out
+
+
+def study_notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def to_html(executed: Path, out_dir: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()
+    local_mathjax = Path("/usr/share/javascript/mathjax/MathJax.js")
+    if local_mathjax.exists():   # offline machines: Debian's libjs-mathjax instead of the CDN
+        exporter.mathjax_url = f"file://{local_mathjax}?config=TeX-AMS_CHTML-full,Safe"
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    out = out_dir / f"{executed.stem}.html"
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = None,
+                  extra_parameters: dict | None = None) -> list[dict]:
+    """Execute the numbered notebooks in order with papermill; write ``reports/<name>.html``.
+
+    Every notebook gets the parameters ``smoke`` and ``out_root`` (where its outputs go). Stops at
+    the first notebook that fails (papermill keeps the partly executed copy for reading).
+    """
+    import papermill as pm
+
+    paths = get_paths(out_root).ensure()
+    executed_dir = paths.reports / "executed"
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    times = []
+    for nb in study_notebooks():
+        if only and not any(nb.stem.startswith(o) for o in only):
+            continue
+        out = executed_dir / nb.name
+        t0 = time.time()
+        print(f"== {nb.name} (smoke={smoke})", flush=True)
+        pm.execute_notebook(str(nb), str(out), cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
+                            parameters={"smoke": smoke, "out_root": str(paths.root), **(extra_parameters or {})},
+                            progress_bar=False, log_output=bool(os.environ.get("CRYSENSE_LOG_CELLS")))
+        html = to_html(out, paths.reports)
+        times.append({"notebook": nb.name, "seconds": round(time.time() - t0, 1), "html": str(html)})
+        print(f"   {times[-1]['seconds']} s -> {html}", flush=True)
+    (paths.reports / f"run_times{'_smoke' if smoke else ''}.json").write_text(json.dumps(times, indent=1))
+    return times
+
+
+def update_readme(section: str, markdown: str, readme: Path | None = None) -> bool:
+    """Replace the text between ``<!-- BEGIN generated:<section> -->`` and its END marker in the README.
+
+    Numbers in the README come from here, written by the run that measured them. Returns False (and
+    changes nothing) when the markers are missing.
+    """
+    readme = readme or REPO_ROOT / "README.md"
+    begin, end = f"<!-- BEGIN generated:{section} -->", f"<!-- END generated:{section} -->"
+    text = readme.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        return False
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{markdown.strip()}\n{end}{tail}", encoding="utf-8")
+    return True

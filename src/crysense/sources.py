@@ -1,0 +1,226 @@
+"""The data sources registry: where each source lives, where it comes from, its license, and how a
+file path maps to label, cry reason and group (the unit never split across train/val/test).
+
+The local mirror of a source is ``$CRYSENSE_DATA/<name>`` (default ``../shared/data/<name>``), or
+``$CRYSENSE_DATA_<NAME>`` for one source. Users online can fetch each source from ``url``.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .config import CRY_REASONS, get_paths
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".3gp", ".caf", ".mp3", ".ogg", ".m4a"}
+ESC50_NAME = re.compile(r"^(?P<fold>\d)-(?P<src>[0-9A-Za-z]+)-(?P<take>[A-Z])(?:-(?P<target>\d+))?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceFile:
+    """One recording of a source, labelled by the source's rules."""
+
+    path: Path                 # absolute path of the local file
+    rel_path: str              # "<source>/<path inside the source>", the manifest's file_path
+    source: str
+    label: str                 # crying | screaming | normal
+    group: str                 # never split across train / val / test
+    subcategory: str = ""
+    reason: str = ""           # cry reason (donateacry), else ""
+    exclude_reason: str = ""   # non-empty: left out of the manifest, recorded in the quarantine
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    name: str
+    url: str
+    license: str
+    description: str
+    labeler: Callable[["Source", Path], SourceFile | None]
+    join_short: bool = False   # short utterances of one group are joined into clips (see manifest)
+
+    @property
+    def root(self) -> Path:
+        override = os.environ.get(f"CRYSENSE_DATA_{self.name.upper()}")
+        return Path(override) if override else get_paths().data / self.name
+
+    def available(self) -> bool:
+        return self.root.is_dir()
+
+    def audio_paths(self) -> list[Path]:
+        return sorted(p for p in self.root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+    def files(self) -> Iterator[SourceFile]:
+        for path in self.audio_paths():
+            item = self.labeler(self, path)
+            if item is not None:
+                yield item
+
+    def make(self, path: Path, **kw) -> SourceFile:
+        rel = path.relative_to(self.root).as_posix()
+        return SourceFile(path=path, rel_path=f"{self.name}/{rel}", source=self.name, **kw)
+
+
+# --- label rules, one per source -------------------------------------------------------------------
+
+DONATEACRY_NAME = re.compile(
+    # the middle is loose on purpose: two iOS uploads carry a second UUID there and a doubled '.caf'
+    r"^(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})-(?P<time>[\d.]+)"
+    r"-.*-(?P<gender>[mf])-(?P<age>\d+)-(?P<reason>[a-z]{2})$")
+
+
+def parse_donateacry(name: str) -> dict | None:
+    """'<uuid>-<unix-time>-<app-version>-<gender>-<age>-<reason>.<ext>' -> its fields (None if not)."""
+    m = DONATEACRY_NAME.match(re.sub(r"(\.(3gp|caf))+$", "", name))
+    return m.groupdict() if m else None
+
+
+def _donateacry(src: Source, path: Path) -> SourceFile | None:
+    meta = parse_donateacry(path.name)
+    if meta is None or meta["reason"] not in CRY_REASONS:
+        return src.make(path, label="crying", group=f"donateacry:{path.stem}", subcategory="infant_cry",
+                        exclude_reason="file name does not follow <uuid>-<time>-<version>-<g>-<age>-<reason>")
+    return src.make(path, label="crying", group=f"donateacry:{meta['uuid'].lower()}",
+                    subcategory="infant_cry", reason=CRY_REASONS[meta["reason"]])
+
+
+def _esc50_group(src_file: str) -> str:
+    # shared by esc50_subset and the ESC-50 clips inside giulbia_baby_cry: one src_file, one group
+    return f"esc50:{src_file}"
+
+
+def _strip_take(stem: str) -> str:
+    """'Louise_01.m4a_3' -> 'Louise_01.m4a'; 'damm_4' -> 'damm'; 'traffichorns (1)' -> 'traffichorns'."""
+    stem = re.sub(r"\s*[\(\[]\d+[\)\]]$", "", stem)
+    return re.sub(r"_\d+$", "", stem)
+
+
+GIULBIA_FOLDERS = {
+    "301 - Crying baby": ("crying", "infant_cry"),
+    "901 - Silence": ("normal", "room_tone"),
+    "902 - Noise": ("normal", "noise"),
+    "903 - Baby laugh": ("normal", "baby_laugh"),
+}
+
+
+def _giulbia(src: Source, path: Path) -> SourceFile | None:
+    label, sub = GIULBIA_FOLDERS[path.parent.name]
+    m = ESC50_NAME.match(path.stem)
+    if m:
+        key = f"{m['fold']}-{m['src']}-{m['take']}"
+        dup = ESC50.esc50_names().get(key) if ESC50.available() else None
+        return src.make(path, label=label, subcategory=sub, group=_esc50_group(m["src"]),
+                        exclude_reason=f"duplicate of {dup} (same ESC-50 clip, other encoding)" if dup else "")
+    return src.make(path, label=label, subcategory=sub, group=f"giulbia:{_strip_take(path.stem)}")
+
+
+class _Esc50Meta:
+    """ESC-50 metadata (meta/esc50.csv) of the subset present locally."""
+
+    def __init__(self, source_name: str):
+        self.source_name = source_name
+
+    @property
+    def source(self) -> Source:
+        return SOURCES[self.source_name]
+
+    def available(self) -> bool:
+        return (self.source.root / "meta" / "esc50.csv").exists()
+
+    @cached_property
+    def rows(self) -> dict[str, dict]:
+        with open(self.source.root / "meta" / "esc50.csv", newline="") as f:
+            return {Path(r["filename"]).stem: r for r in csv.DictReader(f)}
+
+    def esc50_names(self) -> dict[str, str]:
+        """'<fold>-<src>-<take>' -> manifest path of that clip in the subset."""
+        out = {}
+        for p in self.source.audio_paths():
+            m = ESC50_NAME.match(p.stem)
+            if m:
+                out[f"{m['fold']}-{m['src']}-{m['take']}"] = f"{self.source_name}/{p.relative_to(self.source.root).as_posix()}"
+        return out
+
+
+ESC50 = _Esc50Meta("esc50_subset")
+
+
+def _esc50(src: Source, path: Path) -> SourceFile | None:
+    row = ESC50.rows.get(path.stem)
+    if row is None:
+        return src.make(path, label="normal", group=f"esc50:{path.stem}",
+                        exclude_reason="not listed in meta/esc50.csv")
+    label = "crying" if row["category"] == "crying_baby" else "normal"
+    return src.make(path, label=label, group=_esc50_group(row["src_file"]), subcategory=row["category"])
+
+
+SCREAM_FOLDERS = {
+    "positive": ("screaming", "scream"),
+    "test_positive": ("screaming", "scream"),
+    "negative": ("normal", "non_scream_vocal"),
+    "atmospheric_data": ("normal", "street_ambience"),
+}
+
+
+def _scream(src: Source, path: Path) -> SourceFile | None:
+    label, sub = SCREAM_FOLDERS[path.parent.name]
+    m = re.match(r"^(\d+)__", path.stem)   # Freesound '<id>__<author>__<title>'
+    group = f"freesound:{m.group(1)}" if m else f"scream:{_strip_take(path.stem)}"
+    return src.make(path, label=label, subcategory=sub, group=group)
+
+
+def _gtzan(src: Source, path: Path) -> SourceFile | None:
+    sub = {"speech_wav": "speech", "music_wav": "music"}[path.parent.name]
+    return src.make(path, label="normal", subcategory=sub, group=f"gtzan:{sub}/{path.stem}")
+
+
+def _fsdd(src: Source, path: Path) -> SourceFile | None:
+    digit, speaker, take = path.stem.split("_")
+    return src.make(path, label="normal", subcategory="speech_8khz", group=f"fsdd:{speaker}")
+
+
+SOURCES: dict[str, Source] = {s.name: s for s in [
+    Source("donateacry", "https://github.com/gveres/donateacry-corpus",
+           "ODbL 1.0 (database), DbCL 1.0 (contents)",
+           "Donate-a-Cry app uploads (Android 3gp/AMR, iOS caf), 8 kHz phone audio, ~7 s each",
+           _donateacry),
+    Source("giulbia_baby_cry", "https://github.com/giulbia/baby_cry_detection", "CC BY-NC 3.0",
+           "baby cry / laugh / room tone / noise, 5 s clips from ESC-50, Freesound and home recordings",
+           _giulbia),
+    Source("scream_rohanmathur17", "https://github.com/RohanMathur17/Scream_Detection",
+           "per Freesound clip (CC0 / CC BY / CC BY-NC)",
+           "screams, non-scream vocal sounds, street ambience (Freesound clips)", _scream),
+    Source("esc50_subset", "https://github.com/karolpiczak/ESC-50", "CC BY-NC 3.0",
+           "ESC-50 environmental sounds, 414 of 2000 clips, 5 s", _esc50),
+    Source("gtzan_music_speech", "http://marsyas.info/downloads/datasets.html", "research use",
+           "GTZAN music/speech: first 15 s of 32 speech and 32 music tracks", _gtzan),
+    Source("fsdd", "https://github.com/Jakobovski/free-spoken-digit-dataset", "CC BY-SA 4.0",
+           "Free Spoken Digit Dataset: 8 kHz spoken digits, 6 speakers, ~0.5 s each", _fsdd,
+           join_short=True),
+]}
+
+
+def resolve(file_path: str) -> Path:
+    """Manifest ``file_path`` ('<source>/<path>') -> local path of that file."""
+    name, _, rest = file_path.partition("/")
+    return SOURCES[name].root / rest
+
+
+def iter_files(names=None) -> Iterator[SourceFile]:
+    for name in names or SOURCES:
+        src = SOURCES[name]
+        if not src.available():
+            raise FileNotFoundError(f"data source {name!r} not found at {src.root} "
+                                    f"(download it from {src.url} or set CRYSENSE_DATA / CRYSENSE_DATA_{name.upper()})")
+        yield from src.files()
+
+
+def sources_table():
+    import pandas as pd
+    return pd.DataFrame([{"source": s.name, "local path": str(s.root), "available": s.available(),
+                          "url": s.url, "license": s.license, "description": s.description}
+                         for s in SOURCES.values()])

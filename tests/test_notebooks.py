@@ -1,0 +1,21 @@
+"""Every numbered notebook runs end to end in smoke mode (papermill), and leaves its report and figures."""
+import json
+
+from crysense.reporting import run_notebooks, study_notebooks
+
+
+def test_notebook_chain_runs_in_smoke_mode(tmp_path):
+    out = tmp_path / "study"
+    times = run_notebooks(smoke=True, out_root=out)
+    names = [nb.name for nb in study_notebooks()]
+    assert [t["notebook"] for t in times] == names and names[0] == "01_data.ipynb"
+    for nb in study_notebooks():
+        html = out / "reports" / f"{nb.stem}.html"
+        assert html.stat().st_size > 10_000
+        executed = json.loads((out / "reports" / "executed" / nb.name).read_text())
+        errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors
+    for fig in ("data_class_counts", "data_durations", "data_example_spectrograms", "data_bandwidth_by_source",
+                "data_learning_curve"):
+        assert (out / "plots" / f"{fig}.pdf").stat().st_size > 1000
+    assert (out / "data_manifest.csv").exists() and (out / "data_quarantine.csv").exists()

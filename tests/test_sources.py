@@ -1,0 +1,59 @@
+from collections import Counter
+
+import pytest
+
+from crysense.sources import SOURCES, _strip_take, iter_files, parse_donateacry, resolve
+
+needs_data = pytest.mark.skipif(not all(s.available() for s in SOURCES.values()),
+                                reason="shared data sources not found (see README, 'Data')")
+
+
+def test_parse_donateacry_names():
+    m = parse_donateacry("0c8f14a9-6999-485b-97a2-913c1cbf099c-1431028888092-1.7-m-26-hu.3gp")
+    assert m["uuid"] == "0c8f14a9-6999-485b-97a2-913c1cbf099c" and m["reason"] == "hu"
+    assert m["gender"] == "m" and m["age"] == "26"
+    odd = parse_donateacry("CF7F6316-019B-4B3C-9EE1-A62EB5F1D0EE-1426957748.47029-1-"
+                           "0911C8F7-99D0-4A44-BC34-894BA5D83032-f-26-ti.caf.caf")
+    assert odd["uuid"] == "CF7F6316-019B-4B3C-9EE1-A62EB5F1D0EE" and odd["reason"] == "ti"
+    assert parse_donateacry("not-a-donateacry-name.3gp") is None
+
+
+def test_strip_take():
+    assert _strip_take("Louise_01.m4a_3") == "Louise_01.m4a"
+    assert _strip_take("damm_4") == "damm"
+    assert _strip_take("traffichorns (1)") == "traffichorns"
+    assert _strip_take("clnsp1059(1)") == "clnsp1059"
+    assert _strip_take("screamwoman[1]") == "screamwoman"
+    assert _strip_take("femaleScream-002") == "femaleScream-002"
+
+
+@needs_data
+def test_every_shared_file_is_labelled_as_sources_md_says():
+    files = list(iter_files())
+    by = Counter((f.source, f.label) for f in files)
+    assert by[("donateacry", "crying")] == 712 + 416
+    assert by[("esc50_subset", "crying")] + by[("esc50_subset", "normal")] == 414
+    assert by[("fsdd", "normal")] == 1500
+    assert by[("gtzan_music_speech", "normal")] == 64
+    assert by[("giulbia_baby_cry", "crying")] == 108
+    assert by[("scream_rohanmathur17", "screaming")] == 84   # positive + test_positive
+    assert all(f.label in ("crying", "screaming", "normal") for f in files)
+    assert all(resolve(f.rel_path) == f.path for f in files)
+    reasons = Counter(f.reason for f in files if f.source == "donateacry")
+    assert "" not in reasons and reasons["hungry"] > 0.6 * sum(reasons.values())
+
+
+@needs_data
+def test_groups_follow_the_units_that_must_not_be_split():
+    files = list(iter_files())
+    speakers = {f.group for f in files if f.source == "fsdd"}
+    assert speakers == {f"fsdd:{s}" for s in ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")}
+    uuid = {f.group for f in files if f.source == "donateacry"}
+    assert len(uuid) < 1128 / 2   # many babies gave several recordings
+    giulbia_esc = [f for f in files if f.source == "giulbia_baby_cry" and f.group.startswith("esc50:")]
+    esc_groups = {f.group for f in files if f.source == "esc50_subset"}
+    # every giulbia clip that esc50_subset also holds is left out, and shares its group
+    dups = [f for f in giulbia_esc if f.exclude_reason]
+    assert len(dups) == 26 and all(f.group in esc_groups for f in dups)
+    homes = {f.group for f in files if f.source == "giulbia_baby_cry" and not f.group.startswith("esc50:")}
+    assert {"giulbia:Louise_01.m4a", "giulbia:margot.m4a", "giulbia:silence.wav"} <= homes
