@@ -48,9 +48,10 @@ def plot_durations(df: pd.DataFrame):
 
 
 def example_rows(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """One clip per (label, source, subcategory) kind, for listening and looking."""
-    kinds = df.groupby(["label", "source", "subcategory"], sort=True)
-    return kinds.sample(1, random_state=seed).reset_index(drop=True)
+    """One clip per (label, source) and, for sources with at most 4 sub-categories, per sub-category."""
+    few = df.groupby("source")["subcategory"].transform("nunique") <= 4
+    kind = df["label"] + "/" + df["source"] + "/" + df["subcategory"].where(few, "")
+    return df.groupby(kind, sort=True).sample(1, random_state=seed).reset_index(drop=True)
 
 
 def plot_spectrograms(rows: pd.DataFrame, loader: ClipLoader, max_n: int = 12):

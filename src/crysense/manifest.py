@@ -118,8 +118,9 @@ def assign_splits(df: pd.DataFrame, split: SplitParams = SPLIT) -> pd.Series:
     """Split label per row: whole groups go to one split; within each (source, label) stratum the
     clip counts approach the target fractions.
 
-    Groups are visited largest first (ties in seeded random order) and each goes to the split that is
-    furthest below its target, so big recordings cannot tip a small split over.
+    Groups are visited in seeded random order and each goes to the split furthest below its target
+    (relative to the target). Random order, not largest-first: largest-first would put every
+    many-clip baby in train and leave val/test to one-clip babies, a bias of its own.
     """
     rng = np.random.default_rng(split.seed)
     stratum = df["source"] + "/" + df["label"]
@@ -128,12 +129,11 @@ def assign_splits(df: pd.DataFrame, split: SplitParams = SPLIT) -> pd.Series:
     frac = np.asarray(split.fractions, float)
     assignment: dict[str, str] = {}
     for _, g in groups.sort_index().groupby("stratum"):
-        order = g.iloc[rng.permutation(len(g))].sort_values("n", ascending=False, kind="stable")
+        order = g.iloc[rng.permutation(len(g))]
         filled = np.zeros(len(SPLITS))
         total = order["n"].sum()
         for name, n in order["n"].items():
-            need = frac * total - filled
-            k = int(np.argmax(need))
+            k = int(np.argmax((frac * total - filled) / frac))
             assignment[name] = SPLITS[k]
             filled[k] += n
     return df["group"].map(assignment)
