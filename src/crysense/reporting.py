@@ -21,7 +21,7 @@ def save_figure(fig, name: str, paths=None) -> Path:
 
 
 def study_notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]*_*.ipynb"))   # 02b slots in before 03
 
 
 def to_html(executed: Path, out_dir: Path) -> Path:
@@ -82,3 +82,15 @@ def update_readme(section: str, markdown: str, readme: Path | None = None) -> bo
     _, tail = rest.split(end, 1)
     readme.write_text(f"{head}{begin}\n{markdown.strip()}\n{end}{tail}", encoding="utf-8")
     return True
+
+
+def markdown_table(df, floatfmt: str = ".3f", index: bool = True) -> str:
+    """A small DataFrame as a GitHub markdown table (no extra dependency)."""
+    def fmt(v):
+        return format(v, floatfmt) if isinstance(v, float) else str(v)
+    cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, row in df.iterrows():
+        cells = ([str(idx)] if index else []) + [fmt(v) for v in row.tolist()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

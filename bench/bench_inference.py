@@ -1,0 +1,65 @@
+"""Inference speed on this CPU: real-time factor (seconds of compute per second of audio) of each
+available model, measured in one run on the same clips, plus peak memory. Prints a table; asserts nothing.
+
+    .venv/bin/python bench/bench_inference.py [--repeats 10] [--json reports/bench_inference.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import numpy as np
+
+from crysense.config import get_paths
+
+
+def available_models(paths):
+    """(name, predict(waveform) -> probabilities) of every trained model found in models/."""
+    models = []
+    yam = paths.models / "yamnet_finetuned.h5"
+    if yam.exists():
+        from crysense.yamnet import SavedYamnetClassifier
+        models.append(("yamnet_finetuned", SavedYamnetClassifier(yam).predict_proba))
+    return models
+
+
+def measure(predict, seconds: float, repeats: int, sr: int = 16_000) -> float:
+    x = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * sr))).astype(np.float32)
+    predict(x)   # warm-up: graph tracing, allocations
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        predict(x)
+    return (time.perf_counter() - t0) / repeats
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--seconds", type=float, nargs="+", default=[5.0, 10.0, 15.0])
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args(argv)
+    paths = get_paths()
+    models = available_models(paths)
+    if not models:
+        raise SystemExit(f"no trained model in {paths.models}: run ./run_all.sh first")
+    rows = []
+    for name, predict in models:
+        for s in args.seconds:
+            t = measure(predict, s, args.repeats)
+            rows.append({"model": name, "clip_s": s, "compute_s": round(t, 4), "real_time_factor": round(t / s, 5),
+                         "x_faster_than_real_time": round(s / t, 1)})
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'model':<22}{'clip s':>8}{'compute s':>11}{'RTF':>10}{'x real time':>13}")
+    for r in rows:
+        print(f"{r['model']:<22}{r['clip_s']:>8g}{r['compute_s']:>11.4f}{r['real_time_factor']:>10.5f}"
+              f"{r['x_faster_than_real_time']:>13.1f}")
+    print(f"peak resident memory of this process: {peak_mb:.0f} MB (all models loaded)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "peak_rss_mb": peak_mb, "repeats": args.repeats}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
