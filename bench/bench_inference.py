@@ -8,10 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import time
 
-import numpy as np
-
+from crysense.benchmark import real_time_factor
 from crysense.config import get_paths
 
 
@@ -22,16 +20,12 @@ def available_models(paths):
     if yam.exists():
         from crysense.yamnet import SavedYamnetClassifier
         models.append(("yamnet_finetuned", SavedYamnetClassifier(yam).predict_proba))
+    w2v = paths.models / "wav2vec2_finetuned"
+    if (w2v / "config.json").exists():
+        from crysense import wav2vec2
+        model = wav2vec2.load_finetuned(w2v)
+        models.append(("wav2vec2_finetuned", lambda x, m=model: wav2vec2.predict_waveform(m, x)))
     return models
-
-
-def measure(predict, seconds: float, repeats: int, sr: int = 16_000) -> float:
-    x = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * sr))).astype(np.float32)
-    predict(x)   # warm-up: graph tracing, allocations
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        predict(x)
-    return (time.perf_counter() - t0) / repeats
 
 
 def main(argv=None):
@@ -47,7 +41,7 @@ def main(argv=None):
     rows = []
     for name, predict in models:
         for s in args.seconds:
-            t = measure(predict, s, args.repeats)
+            t = real_time_factor(predict, s, args.repeats)["compute_s_per_clip"]
             rows.append({"model": name, "clip_s": s, "compute_s": round(t, 4), "real_time_factor": round(t / s, 5),
                          "x_faster_than_real_time": round(s / t, 1)})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

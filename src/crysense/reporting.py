@@ -94,3 +94,10 @@ def markdown_table(df, floatfmt: str = ".3f", index: bool = True) -> str:
         cells = ([str(idx)] if index else []) + [fmt(v) for v in row.tolist()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def model_results_markdown(results, rows: dict[str, str], labels, note: str) -> str:
+    """README table of one model notebook: macro-F1 and per-class recall of the named ``results`` rows."""
+    table = results.loc[list(rows), ["n", "macro_f1"] + [f"recall_{c}" for c in labels]].astype({"n": int})
+    table.index = list(rows.values())
+    return markdown_table(table) + "\n\n" + note

@@ -493,15 +493,3 @@ def zero_shot(base: Yamnet, acts: dict, labels) -> dict:
         scores = np.stack([base.embed_scores(a.astype(np.float32))[1].mean(0) for a in clips])
         out[key] = zero_shot_proba(scores, base.class_names, labels)
     return out
-
-
-def real_time_factor(predict, seconds: float = 10.0, repeats: int = 5, sr: int = PARAMS.sample_rate) -> dict:
-    """Seconds of compute per second of audio for ``predict(waveform)`` on this CPU (after one warm-up)."""
-    import time
-    x = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * sr))).astype(np.float32)
-    predict(x)
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        predict(x)
-    per_clip = (time.perf_counter() - t0) / repeats
-    return {"clip_s": seconds, "compute_s_per_clip": per_clip, "real_time_factor": per_clip / seconds}

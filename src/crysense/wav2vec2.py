@@ -1,0 +1,21 @@
+"""Wav2Vec2 for cry / scream / normal: the family-specific names around ``speech_transformer``.
+
+Backbone (``crysense.pretrain.resolve_backbone``): ``facebook/wav2vec2-base`` online, the in-domain pretrained
+compact model offline. See ``speech_transformer`` for how fine-tuning stays cheap on 2 CPU cores.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from . import speech_transformer as st
+
+FAMILY = "wav2vec2"
+
+load_classifier = partial(st.load_classifier, FAMILY)
+load_finetuned = partial(st.load_finetuned, FAMILY)
+FinetuneConfig = st.FinetuneConfig
+finetune = st.finetune
+split_states = st.split_states
+predict_states = st.predict_states
+predict_waveform = st.predict_waveform
+save_classifier = st.save_classifier
