@@ -42,3 +42,29 @@ def isolated_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("CRYSENSE_ROOT", str(tmp_path / "out"))
     monkeypatch.setenv("CRYSENSE_CACHE", str(tmp_path / "cache"))
     return tmp_path
+
+
+def build_tiny_models(out_dir: Path) -> Path:
+    """A complete models/ folder with tiny or untrained members (fast; only for plumbing tests)."""
+    import joblib
+
+    from crysense import ensemble, wav2vec2, yamnet
+    from crysense.config import LABELS
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = yamnet.Yamnet(top_blocks=1)
+    yamnet.YamnetClassifier(base, LABELS).save(out_dir / "yamnet_finetuned.h5")
+    wav2vec2.save_classifier(wav2vec2.load_classifier(random_init=True, size="tiny"), out_dir / "wav2vec2_finetuned")
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 10)
+    joblib.dump(ensemble.fit_embedding_member(rng.normal(size=(30, 1024)) + y[:, None] * 0.1, y),
+                out_dir / "yamnet_logreg.joblib")
+    val = {m: rng.dirichlet(np.ones(3), 30) for m in ("yamnet", "wav2vec2", "yamnet_logreg")}
+    ens, _ = ensemble.Ensemble.fit(val, y, np.arange(30))
+    ens.save(out_dir / "ensemble.joblib")
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    return build_tiny_models(tmp_path_factory.mktemp("models"))

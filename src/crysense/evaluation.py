@@ -96,3 +96,112 @@ def per_source_table(pred: pd.DataFrame) -> pd.DataFrame:
     return (pred.assign(correct=pred["pred"] == pred["label"])
             .groupby(["source", "label"])["correct"].agg(["size", "mean"])
             .rename(columns={"size": "clips", "mean": "accuracy"}).round(3))
+
+
+# --- statistics for the ensemble evaluation -----------------------------------------------------------------
+
+def _macro_f1(y, pred, n):
+    from sklearn.metrics import f1_score
+    return f1_score(y, pred, labels=range(n), average="macro", zero_division=0)
+
+
+def bootstrap_ci(y: np.ndarray, proba: np.ndarray, groups, metric=None, n_boot: int = 1000, seed: int = 0,
+                 alpha: float = 0.05) -> tuple[float, float, float]:
+    """(point, low, high) of ``metric(y, pred)`` with a 95 % interval from a *cluster* bootstrap: whole groups
+    (babies, recordings, speakers) are resampled, since clips of one group are not independent."""
+    n = proba.shape[1]
+    metric = metric or (lambda yt, yp: _macro_f1(yt, yp, n))
+    pred = proba.argmax(axis=1)
+    groups = np.asarray(groups)
+    uniq, inv = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inv == g) for g in range(len(uniq))]
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n_boot):
+        idx = np.concatenate([members[g] for g in rng.integers(0, len(uniq), len(uniq))])
+        stats.append(metric(y[idx], pred[idx]))
+    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
+    return float(metric(y, pred)), float(lo), float(hi)
+
+
+def mcnemar(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
+    """Exact McNemar test: do a and b err on different clips more often than chance allows?"""
+    from scipy.stats import binomtest
+    a_right, b_right = pred_a == y, pred_b == y
+    only_a, only_b = int(np.sum(a_right & ~b_right)), int(np.sum(~a_right & b_right))
+    p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    return {"only_first_right": only_a, "only_second_right": only_b, "p_value": float(p)}
+
+
+def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> tuple[float, pd.DataFrame]:
+    """ECE of the top-class confidence, and the per-bin table behind the reliability diagram."""
+    conf = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    rows, ece = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+            rows.append({"bin_low": lo, "bin_high": hi, "clips": int(m.sum()), "confidence": conf[m].mean(),
+                         "accuracy": correct[m].mean()})
+    return float(ece), pd.DataFrame(rows)
+
+
+def reliability_figure(y: np.ndarray, probas: dict[str, np.ndarray], bins: int = 10):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfectly calibrated")
+    for name, p in probas.items():
+        ece, table = expected_calibration_error(y, p, bins)
+        ax.plot(table["confidence"], table["accuracy"], marker="o", label=f"{name} (ECE {ece:.3f})")
+    ax.set(xlabel="confidence (top-class probability)", ylabel="accuracy", title="reliability diagram (test)",
+           xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def roc_pr_figure(y: np.ndarray, probas: dict[str, np.ndarray], labels=LABELS, kind: str = "roc"):
+    """One-vs-rest ROC (with AUC) or precision-recall (with average precision) curves, a panel per class."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 4.4))
+    for k, (ax, lab) in enumerate(zip(axes, labels)):
+        yk = (y == k).astype(int)
+        for name, p in probas.items():
+            if kind == "roc":
+                fpr, tpr, _ = roc_curve(yk, p[:, k])
+                ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+            else:
+                prec, rec, _ = precision_recall_curve(yk, p[:, k])
+                ax.plot(rec, prec, label=f"{name} (AP {average_precision_score(yk, p[:, k]):.3f})")
+        if kind == "roc":
+            ax.plot([0, 1], [0, 1], "k:", lw=1)
+            ax.set(xlabel="false positive rate", ylabel="true positive rate")
+        else:
+            ax.axhline(yk.mean(), color="k", ls=":", lw=1)
+            ax.set(xlabel="recall", ylabel="precision")
+        ax.set_title(f"{lab} vs rest")
+        ax.legend(fontsize=7, loc="lower right" if kind == "roc" else "lower left")
+        ax.grid(alpha=0.3)
+    fig.suptitle("one-vs-rest ROC curves (test)" if kind == "roc" else "precision-recall curves (test)")
+    fig.tight_layout()
+    return fig
+
+
+def one_vs_rest_auc(y: np.ndarray, proba: np.ndarray, labels=LABELS) -> dict:
+    from sklearn.metrics import roc_auc_score
+    return {f"auc_{lab}": float(roc_auc_score((y == k).astype(int), proba[:, k])) for k, lab in enumerate(labels)}
+
+
+def load_predictions(pred_dir, name: str, split: str, df: pd.DataFrame, labels=LABELS) -> np.ndarray:
+    """Saved per-clip probabilities of ``name`` on ``split`` (e.g. 'test_bl4k'), checked against the manifest order."""
+    from pathlib import Path
+    path = Path(pred_dir) / f"{name}_{split}.csv"
+    pred = pd.read_csv(path)
+    expected = df.loc[df["split"] == split.split("_")[0], "sha256"].tolist()
+    if pred["sha256"].tolist() != expected:
+        raise ValueError(f"{path} does not match the manifest's {split} clips: re-run the notebook that wrote it")
+    return pred[[f"p_{lab}" for lab in labels]].to_numpy()

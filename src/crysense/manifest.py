@@ -142,15 +142,20 @@ def assign_splits(df: pd.DataFrame, split: SplitParams = SPLIT) -> pd.Series:
 # --- the builder ----------------------------------------------------------------------------------
 
 def _smoke_sample(items: list[SourceFile], run: RunParams, seed: int) -> list[SourceFile]:
-    """A few groups per (source, label), at most 40 files each (joined utterances need several)."""
+    """A few groups per (source, label, cry reason), at most 40 files each (joined utterances need several).
+
+    Reasons are strata of their own (half as many groups each) so the smoke run can exercise the
+    cry-reason notebook with several reasons.
+    """
     rng = np.random.default_rng(seed)
     by_stratum = defaultdict(lambda: defaultdict(list))
     for it in items:
-        by_stratum[(it.source, it.label)][it.group].append(it)
+        by_stratum[(it.source, it.label, it.reason)][it.group].append(it)
     keep = []
     for key in sorted(by_stratum):
         groups = sorted(by_stratum[key])
-        for gi in rng.permutation(len(groups))[: run.files_per_stratum]:
+        n = run.files_per_stratum if not key[2] else max(2, run.files_per_stratum // 2)
+        for gi in rng.permutation(len(groups))[:n]:
             keep += by_stratum[key][groups[gi]][:40]
     return keep
 

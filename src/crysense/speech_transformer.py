@@ -189,11 +189,15 @@ def class_weights(y: np.ndarray, n: int) -> torch.Tensor:
     return torch.tensor(len(y) / (n * np.clip(counts, 1, None)), dtype=torch.float32)
 
 
-def finetune(model, train_states: dict, y_train: np.ndarray, val_states: dict, y_val: np.ndarray,
-             cfg: FinetuneConfig = FinetuneConfig(), progress: bool = True, desc: str = "fine-tune") -> pd.DataFrame:
-    """Train the top layers + head on cached states (class-weighted CE, early stopping on val loss).
+def finetune(model, train_states: dict, y_train: np.ndarray, val_states: dict | None = None,
+             y_val: np.ndarray | None = None, cfg: FinetuneConfig = FinetuneConfig(), progress: bool = True,
+             desc: str = "fine-tune", on_epoch=None) -> pd.DataFrame:
+    """Train the top layers + head on cached states (class-weighted CE).
 
-    ``*_states``: {'orig': [...], 'bl4k': [...]} per clip. The best epoch's weights are restored in place.
+    ``*_states``: {'orig': [...], 'bl4k': [...]} per clip ('bl4k' only needed if ``band_limit_prob`` > 0).
+    With validation states: early stopping on validation loss, the best epoch's weights restored in place.
+    Without: exactly ``cfg.epochs`` epochs (a refit with hyper-parameters chosen elsewhere).
+    ``on_epoch(epoch, model)`` is called after every epoch (e.g. to score several epoch counts in one run).
     Returns the per-epoch history.
     """
     from tqdm import tqdm
@@ -227,10 +231,17 @@ def finetune(model, train_states: dict, y_train: np.ndarray, val_states: dict, y
             opt.step()
             total += float(loss) * len(idx)
             correct += int((logits.argmax(1) == y).sum())
-        vl, va = val_loss("orig")
-        vlb, vab = val_loss("bl4k")
-        history.append({"epoch": epoch + 1, "train_loss": total / len(order), "train_acc": correct / len(order),
-                        "val_loss": vl, "val_acc": va, "val_loss_bl4k": vlb, "val_acc_bl4k": vab})
+        row = {"epoch": epoch + 1, "train_loss": total / len(order), "train_acc": correct / len(order)}
+        if on_epoch is not None:
+            on_epoch(epoch + 1, model)
+        if val_states is None:
+            history.append(row)
+            continue
+        for variant in [v for v in ("orig", "bl4k") if v in val_states]:
+            suffix = "" if variant == "orig" else f"_{variant}"
+            row[f"val_loss{suffix}"], row[f"val_acc{suffix}"] = val_loss(variant)
+        history.append(row)
+        vl = row["val_loss"]
         if vl < best[0] - 1e-4:
             best, bad = (vl, {k: v.detach().clone() for k, v in model.state_dict().items()}), 0
         else:

@@ -493,3 +493,10 @@ def zero_shot(base: Yamnet, acts: dict, labels) -> dict:
         scores = np.stack([base.embed_scores(a.astype(np.float32))[1].mean(0) for a in clips])
         out[key] = zero_shot_proba(scores, base.class_names, labels)
     return out
+
+
+def clip_embeddings(base: Yamnet, df, loader, cache_dir, variant: str = "orig", progress: bool = True) -> np.ndarray:
+    """Frozen AudioSet YAMNet embedding of each clip (mean over patches) [n, 1024], from the trunk cache;
+    ``variant`` 'bl4k' for the clips band-limited to 4 kHz."""
+    acts = TrunkCache(base, cache_dir).get(df, loader, variant, progress)
+    return np.stack([base.embed_scores(acts[s].astype(np.float32))[0].mean(0) for s in df["sha256"]])

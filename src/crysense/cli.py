@@ -1,0 +1,97 @@
+"""Command line: ``python -m crysense classify FILE... [--json]`` and ``python -m crysense stream``.
+
+Each file is classified on its own: a bad file gets a clear error (and the exit code is 1), the others are
+still classified. ``stream`` reads raw 16 kHz mono 16-bit little-endian PCM from standard input (e.g.
+``ffmpeg -i in.mp3 -f s16le -ac 1 -ar 16000 - | python -m crysense stream``) and prints one line per window.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .config import LABELS
+
+
+def _args(argv):
+    ap = argparse.ArgumentParser(prog="python -m crysense", description="infant cry / scream / normal sound classifier")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name, text in (("classify", "classify audio files"), ("stream", "classify raw PCM from standard input")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--models", help="folder of trained models (default: models/)")
+        p.add_argument("--window", type=float, default=10.0, help="window length, 5-15 s (default 10)")
+        p.add_argument("--hop", type=float, default=5.0, help="hop between windows in s (default 5)")
+        p.add_argument("--combiner", help="ensemble combiner (default: the chosen one)")
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if name == "classify":
+            p.add_argument("files", nargs="+")
+    return ap.parse_args(argv)
+
+
+def _classifier(args):
+    from .inference import Classifier, WindowParams
+    kw = {"window": WindowParams(args.window, args.hop)}
+    if args.combiner:
+        kw["combiner"] = args.combiner
+    return Classifier.load(args.models, **kw)
+
+
+def _row(name, label, probs, width):
+    return f"{name:<{width}}  {label:<10}" + "".join(f"{probs[lab]:>11.3f}" for lab in LABELS)
+
+
+def classify(args, clf=None) -> int:
+    from .audio import AudioError
+    clf = clf or _classifier(args)
+    results, failed = [], 0
+    for f in args.files:
+        try:
+            results.append(clf.classify_file(f))
+        except AudioError as e:
+            failed += 1
+            results.append({"file": f, "error": e.reason})
+            print(f"error: {e}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        width = max(len(r["file"]) for r in results)
+        print(f"{'file':<{width}}  {'label':<10}" + "".join(f"{'p_' + lab:>11}" for lab in LABELS))
+        for r in results:
+            print(f"{r['file']:<{width}}  ERROR: {r['error']}" if "error" in r else
+                  _row(r["file"], r["label"], r["probabilities"], width))
+    return 1 if failed else 0
+
+
+def stream(args, clf=None, stdin=None) -> int:
+    from .streaming import StreamChunker, WindowParams
+    clf = clf or _classifier(args)
+    chunker = StreamChunker(WindowParams(args.window, args.hop))
+    source = stdin or sys.stdin.buffer
+    block = 16_000 * 2   # one second of s16le
+    pending = b""
+
+    def report(windows):
+        for start, x in windows:
+            w = clf.classify_window(x, start)
+            line = json.dumps({"start_s": w.start_s, "end_s": w.end_s, "label": w.label, "probabilities": w.probabilities}) \
+                if args.json else _row(f"{w.start_s:8.1f}-{w.end_s:.1f}s", w.label, w.probabilities, 18)
+            print(line, flush=True)
+
+    while data := source.read(block):
+        data, pending = pending + data, b""
+        if len(data) % 2:
+            data, pending = data[:-1], data[-1:]
+        report(chunker.push(np.frombuffer(data, "<i2").astype(np.float32) / 32768.0))
+    report(chunker.flush())
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _args(argv)
+    return {"classify": classify, "stream": stream}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Combining member models: temperature calibration, probability averaging (the seed's choice), weighted
+averaging, majority voting and a stacked meta-classifier. Everything is fitted on the validation split;
+the test split is only ever predicted.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+EPS = 1e-9
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def apply_temperature(proba: np.ndarray, t: float) -> np.ndarray:
+    """softmax(log p / t): t > 1 softens an over-confident model, t < 1 sharpens."""
+    return _softmax(np.log(np.clip(proba, EPS, 1)) / t)
+
+
+def nll(proba: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], EPS, 1))))
+
+
+def fit_temperature(proba: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising validation negative log-likelihood (bounded search on log t)."""
+    from scipy.optimize import minimize_scalar
+    res = minimize_scalar(lambda lt: nll(apply_temperature(proba, np.exp(lt)), y), bounds=(np.log(0.05), np.log(20)),
+                          method="bounded")
+    return float(np.exp(res.x))
+
+
+def average(probas: list[np.ndarray]) -> np.ndarray:
+    return np.mean(probas, axis=0)
+
+
+def weighted_average(probas: list[np.ndarray], weights) -> np.ndarray:
+    w = np.asarray(weights, float)
+    return np.tensordot(w / w.sum(), np.stack(probas), axes=1)
+
+
+def fit_weights(probas: list[np.ndarray], y: np.ndarray, step: float = 0.05) -> np.ndarray:
+    """Weights on the simplex (grid of ``step``) minimising validation NLL of the weighted average."""
+    n = len(probas)
+    k = int(round(1 / step))
+    best = (np.inf, None)
+    for c in itertools.product(range(k + 1), repeat=n - 1):
+        if sum(c) > k:
+            continue
+        w = np.array([*c, k - sum(c)], float) / k
+        loss = nll(weighted_average(probas, w), y) if w.sum() else np.inf
+        if loss < best[0]:
+            best = (loss, w)
+    return best[1]
+
+
+def majority_vote(probas: list[np.ndarray]) -> np.ndarray:
+    """Each member votes for its top class; the class with most votes wins.
+
+    Tie rule (with 3 members and 3 classes: all three disagree): the tied class with the highest mean
+    probability wins. Returned as scores summing to one: vote share plus a 1e-3 tie-breaker of the mean
+    probability, so ROC curves can still rank clips.
+    """
+    n_classes = probas[0].shape[1]
+    votes = sum(np.eye(n_classes)[p.argmax(axis=1)] for p in probas)
+    scores = votes + 1e-3 * average(probas)
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
+def fit_embedding_member(X: np.ndarray, y: np.ndarray, c: float = 1.0, seed: int = 0):
+    """The third member: logistic regression on frozen AudioSet YAMNet embeddings (class-balanced)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, class_weight="balanced",
+                                                              random_state=seed)).fit(X, y)
+
+
+class Stacker:
+    """Logistic regression on the members' log-probabilities, fitted on validation clips.
+
+    ``cross_fit`` gives out-of-fold validation predictions (grouped folds: no group in a fold's train and
+    its test) so the stacker can be judged on validation without scoring clips it was fitted on.
+    """
+
+    def __init__(self, c: float = 1.0, seed: int = 0):
+        from sklearn.linear_model import LogisticRegression
+        self.model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", random_state=seed)
+
+    @staticmethod
+    def features(probas: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([np.log(np.clip(p, EPS, 1)) for p in probas], axis=1)
+
+    def fit(self, probas, y) -> "Stacker":
+        self.model.fit(self.features(probas), y)
+        return self
+
+    def predict_proba(self, probas) -> np.ndarray:
+        return self.model.predict_proba(self.features(probas))
+
+    def cross_fit(self, probas, y, groups, n_splits: int = 5) -> np.ndarray:
+        from sklearn.base import clone
+        from sklearn.model_selection import StratifiedGroupKFold
+        X = self.features(probas)
+        out = np.zeros((len(y), probas[0].shape[1]))
+        for tr, te in StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=0).split(X, y, groups):
+            out[te] = clone(self.model).fit(X[tr], y[tr]).predict_proba(X[te])
+        return out
+
+
+class Ensemble:
+    """Fitted combiners over named members; ``combine(name, {member: proba})`` applies one."""
+
+    CHOSEN = "average (YAMNet + Wav2Vec2)"   # the seed's final choice, fixed before looking at test
+
+    def __init__(self, members: list[str], temperatures: dict, weights: np.ndarray, stacker: Stacker):
+        self.members, self.temperatures, self.weights, self.stacker = members, temperatures, weights, stacker
+
+    @classmethod
+    def fit(cls, val: dict[str, np.ndarray], y: np.ndarray, groups, seed: int = 0) -> tuple["Ensemble", dict]:
+        """Fit on validation probabilities; returns the ensemble and out-of-fold validation predictions of
+        the stacker (the only combiner whose validation score would otherwise be in-sample)."""
+        members = list(val)
+        temps = {m: fit_temperature(val[m], y) for m in members}
+        cal = [apply_temperature(val[m], temps[m]) for m in members]
+        weights = fit_weights(cal, y)
+        stacker = Stacker(seed=seed)
+        oof = stacker.cross_fit(cal, y, groups)
+        stacker.fit(cal, y)
+        return cls(members, temps, weights, stacker), {"stacking (LogReg meta-classifier)": oof}
+
+    def calibrated(self, probas: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [apply_temperature(probas[m], self.temperatures[m]) for m in self.members]
+
+    def combiners(self) -> list[str]:
+        return [self.CHOSEN, "average (all members)", "weighted average", "majority vote", "stacking (LogReg meta-classifier)"]
+
+    def combine(self, name: str, probas: dict[str, np.ndarray]) -> np.ndarray:
+        cal = self.calibrated(probas)
+        if name == self.CHOSEN:
+            return average([c for m, c in zip(self.members, cal) if m in ("yamnet", "wav2vec2")])
+        return {"average (all members)": lambda: average(cal),
+                "weighted average": lambda: weighted_average(cal, self.weights),
+                "majority vote": lambda: majority_vote(cal),
+                "stacking (LogReg meta-classifier)": lambda: self.stacker.predict_proba(cal)}[name]()
+
+    def save(self, path) -> None:
+        import joblib
+        joblib.dump({"members": self.members, "temperatures": self.temperatures, "weights": self.weights,
+                     "stacker": self.stacker}, path)
+
+    @classmethod
+    def load(cls, path) -> "Ensemble":
+        import joblib
+        d = joblib.load(path)
+        return cls(d["members"], d["temperatures"], d["weights"], d["stacker"])

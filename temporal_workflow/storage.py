@@ -1,0 +1,98 @@
+"""Claim-check audio store and the results store.
+
+- ``AudioStore``: chunks are written once under a content key (sha256) in a shared folder; payloads carry
+  the key, never megabytes of samples. (Several hosts: point it at shared storage.)
+- ``ResultStore``: a results table keyed by (stream_id, chunk_index), written idempotently: a retried
+  activity never duplicates a row. SQLite by default; a ``postgresql://`` URL uses PostgreSQL (needs psycopg).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+RUNTIME = Path(os.environ.get("CRYSENSE_RUNTIME") or Path(__file__).resolve().parents[1] / "runtime")
+
+
+class AudioStore:
+    def __init__(self, root=None):
+        self.root = Path(root or os.environ.get("CRYSENSE_AUDIO_STORE") or RUNTIME / "audio")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def put_bytes(self, data: bytes, suffix: str) -> str:
+        """Store a file's bytes (any audio format); returns its key."""
+        key = f"{hashlib.sha256(data).hexdigest()}{suffix}"
+        path = self.root / key
+        if not path.exists():
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        return key
+
+    def put_samples(self, samples: np.ndarray) -> str:
+        """Store 16 kHz mono float32 samples (a stream window)."""
+        return self.put_bytes(np.ascontiguousarray(samples, np.float32).tobytes(), ".f32")
+
+    def path(self, key: str) -> Path:
+        if "/" in key or key.startswith("."):
+            raise ValueError(f"bad audio key {key!r}")
+        return self.root / key
+
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS results (
+    stream_id TEXT NOT NULL, chunk_index INTEGER NOT NULL, audio_key TEXT, start_s REAL,
+    status TEXT NOT NULL, label TEXT, p_crying REAL, p_screaming REAL, p_normal REAL, error TEXT,
+    alert INTEGER, created_at REAL, PRIMARY KEY (stream_id, chunk_index))"""
+COLUMNS = ("stream_id", "chunk_index", "audio_key", "start_s", "status", "label", "p_crying", "p_screaming",
+           "p_normal", "error", "alert", "created_at")
+
+
+class ResultStore:
+    def __init__(self, url: str | None = None):
+        self.url = url or os.environ.get("CRYSENSE_RESULTS_DB") or str(RUNTIME / "results.sqlite")
+        self.postgres = self.url.startswith(("postgresql://", "postgres://"))
+        with self._connect() as db:
+            db.cursor().execute(SCHEMA.replace("REAL", "DOUBLE PRECISION") if self.postgres else SCHEMA)
+
+    def _connect(self):
+        if self.postgres:
+            import psycopg   # optional: pip install psycopg[binary]
+            return psycopg.connect(self.url)
+        Path(self.url).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.url, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def put(self, row: dict) -> bool:
+        """Insert once; a second write of the same (stream_id, chunk_index) changes nothing. True if new."""
+        row = {**{c: None for c in COLUMNS}, **row, "created_at": time.time()}
+        mark = "%s" if self.postgres else "?"
+        sql = (f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))}) "
+               f"ON CONFLICT (stream_id, chunk_index) DO NOTHING")
+        with self._connect() as db:
+            cur = db.cursor()
+            cur.execute(sql, [row[c] for c in COLUMNS])
+            return cur.rowcount == 1
+
+    def rows(self, stream_id: str | None = None) -> list[dict]:
+        mark = "%s" if self.postgres else "?"
+        sql = f"SELECT {', '.join(COLUMNS)} FROM results" + (f" WHERE stream_id = {mark}" if stream_id else "") + \
+            " ORDER BY stream_id, chunk_index"
+        with self._connect() as db:
+            cur = db.cursor()
+            cur.execute(sql, [stream_id] if stream_id else [])
+            return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
+
+
+def result_row(stream_id: str, index: int, audio_key: str, start_s: float, label: str = "",
+               probabilities: dict | None = None, error: str = "", alert: bool = False) -> dict:
+    p = probabilities or {}
+    return {"stream_id": stream_id, "chunk_index": index, "audio_key": audio_key, "start_s": start_s,
+            "status": "error" if error else "ok", "label": label or None, "p_crying": p.get("crying"),
+            "p_screaming": p.get("screaming"), "p_normal": p.get("normal"), "error": error or None,
+            "alert": int(alert)}
+

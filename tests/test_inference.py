@@ -1,0 +1,59 @@
+"""The Classifier people use, and the CLI: windows, overall label, bad files, exit codes."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import noise, tone, write
+from crysense import cli
+from crysense.config import LABELS
+from crysense.inference import Classifier, WindowParams
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_models):
+    return Classifier.load(tiny_models)
+
+
+def test_classify_array_of_any_length(classifier):
+    for seconds, n_windows in [(2.0, 1), (10.0, 1), (23.0, 4)]:
+        r = classifier.classify(noise(seconds, seed=int(seconds)))
+        assert len(r["windows"]) == n_windows and r["label"] in LABELS
+        assert abs(sum(r["probabilities"].values()) - 1) < 1e-4
+        assert r["windows"][-1]["end_s"] == pytest.approx(seconds, abs=0.01)
+        for w in r["windows"]:
+            assert set(w["members"]) == {"yamnet", "wav2vec2", "yamnet_logreg"}
+    p = np.mean([[w["probabilities"][c] for c in LABELS] for w in r["windows"]], axis=0)
+    assert np.allclose(p, [r["probabilities"][c] for c in LABELS], atol=1e-5)
+
+
+def test_window_and_combiner_choices(tiny_models):
+    clf = Classifier.load(tiny_models, window=WindowParams(5, 5), combiner="majority vote")
+    assert len(clf.classify(noise(15.0))["windows"]) == 3
+    with pytest.raises(ValueError, match="unknown combiner"):
+        Classifier.load(tiny_models, combiner="nope")
+
+
+def test_cli_classifies_good_files_and_reports_bad_ones(classifier, tmp_path, capsys):
+    good = write(tmp_path / "good.wav", tone(400, 6.0))
+    stereo = write(tmp_path / "stereo.flac", np.stack([noise(3.0, 44100), noise(3.0, 44100, seed=2)], 1), 44100)
+    silent = write(tmp_path / "silent.wav", np.zeros(48_000, np.float32))
+    junk = tmp_path / "junk.mp3"
+    junk.write_text("not audio")
+    args = cli._args(["classify", "--json", str(good), str(junk), str(stereo), str(silent)])
+    assert cli.classify(args, classifier) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert [("error" in r) for r in out] == [False, True, False, True]
+    assert "near-silent" in out[3]["error"] and out[0]["label"] in LABELS
+    args = cli._args(["classify", str(good)])
+    assert cli.classify(args, classifier) == 0
+    assert "good.wav" in capsys.readouterr().out
+
+
+def test_cli_stream_from_raw_pcm(classifier, capsys):
+    import io
+    pcm = (tone(300, 12.0) * 32767).astype("<i2").tobytes()
+    args = cli._args(["stream", "--json", "--window", "5", "--hop", "5"])
+    assert cli.stream(args, classifier, io.BytesIO(pcm)) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["start_s"] for x in lines] == [0.0, 5.0, 10.0]

