@@ -100,6 +100,14 @@ def get_paths(root: str | os.PathLike | None = None) -> Paths:
     return Paths(root=root, data=data, cache=cache)
 
 
+def use_root(root: str | os.PathLike | None = None) -> Paths:
+    """Make ``root`` (a notebook's ``out_root``) where every output of this process goes, including the
+    look-ups that do not take paths explicitly (e.g. the pretrained backbones); returns the paths."""
+    if root:
+        os.environ["CRYSENSE_ROOT"] = str(Path(root).resolve())
+    return get_paths().ensure()
+
+
 @dataclasses.dataclass(frozen=True)
 class RunParams:
     """Size of a run. ``smoke`` is the tiny setting CI uses to execute every notebook."""
