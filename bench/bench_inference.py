@@ -14,17 +14,11 @@ from crysense.config import get_paths
 
 
 def available_models(paths):
-    """(name, predict(waveform) -> probabilities) of every trained model found in models/."""
-    models = []
-    yam = paths.models / "yamnet_finetuned.h5"
-    if yam.exists():
-        from crysense.yamnet import SavedYamnetClassifier
-        models.append(("yamnet_finetuned", SavedYamnetClassifier(yam).predict_proba))
-    w2v = paths.models / "wav2vec2_finetuned"
-    if (w2v / "config.json").exists():
-        from crysense import wav2vec2
-        model = wav2vec2.load_finetuned(w2v)
-        models.append(("wav2vec2_finetuned", lambda x, m=model: wav2vec2.predict_waveform(m, x)))
+    """(name, predict(waveform)) of each ensemble member and of the whole Classifier, all loaded from models/."""
+    from crysense.inference import Classifier
+    clf = Classifier.load(paths.models)   # loads every member once, as the CLI and the worker do
+    models = [(name, fn) for name, fn in clf.members.items()]
+    models.append((f"ensemble ({clf.combiner})", lambda x: clf.classify_window(x)))
     return models
 
 
@@ -36,8 +30,6 @@ def main(argv=None):
     args = ap.parse_args(argv)
     paths = get_paths()
     models = available_models(paths)
-    if not models:
-        raise SystemExit(f"no trained model in {paths.models}: run ./run_all.sh first")
     rows = []
     for name, predict in models:
         for s in args.seconds:
@@ -45,9 +37,9 @@ def main(argv=None):
             rows.append({"model": name, "clip_s": s, "compute_s": round(t, 4), "real_time_factor": round(t / s, 5),
                          "x_faster_than_real_time": round(s / t, 1)})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{'model':<22}{'clip s':>8}{'compute s':>11}{'RTF':>10}{'x real time':>13}")
+    print(f"{'model':<38}{'clip s':>8}{'compute s':>11}{'RTF':>10}{'x real time':>13}")
     for r in rows:
-        print(f"{r['model']:<22}{r['clip_s']:>8g}{r['compute_s']:>11.4f}{r['real_time_factor']:>10.5f}"
+        print(f"{r['model']:<38}{r['clip_s']:>8g}{r['compute_s']:>11.4f}{r['real_time_factor']:>10.5f}"
               f"{r['x_faster_than_real_time']:>13.1f}")
     print(f"peak resident memory of this process: {peak_mb:.0f} MB (all models loaded)")
     if args.json:

@@ -75,14 +75,20 @@ def lower_states(model, waveform: np.ndarray, top_layers: int) -> np.ndarray:
     layers = base.encoder.layers
     captured = {}
 
+    class Captured(Exception):
+        pass
+
     def capture(module, args, kwargs):
-        captured["h"] = args[0] if args else kwargs["hidden_states"]   # returns None: inputs unchanged
+        captured["h"] = args[0] if args else kwargs["hidden_states"]
+        raise Captured   # the layers above are not needed: stop the forward here
 
     hook = layers[len(layers) - top_layers].register_forward_pre_hook(capture, with_kwargs=True)
     was_training = model.training
     model.eval()
     try:
         base(torch.from_numpy(model_input(waveform))[None])
+    except Captured:
+        pass
     finally:
         hook.remove()
         model.train(was_training)

@@ -152,6 +152,8 @@ class Yamnet:
                                     f"load_yamnet(source='{TFHUB_HANDLE}') online")
         for m in (self.trunk, self.top):
             m.load_weights(str(weights), by_name=True, skip_mismatch=False)
+        from .audio import file_sha256
+        self.weights_id = file_sha256(weights)[:12]   # keys the trunk cache: other weights, other cache
         self.class_names = read_class_names(Path(weights).parent / "yamnet_class_map.csv")
         self._trunk_fn = tf.function(self._trunk_call, input_signature=[tf.TensorSpec([None], tf.float32)],
                                      reduce_retracing=True)
@@ -237,7 +239,7 @@ class TrunkCache:
 
     def __init__(self, model: Yamnet, cache_dir):
         self.model = model
-        self.dir = Path(cache_dir) / "yamnet" / f"trunk_top{model.top_blocks}"
+        self.dir = Path(cache_dir) / "yamnet" / f"trunk_top{model.top_blocks}_{model.weights_id}"
 
     def get(self, df, loader, variant: str = "orig", progress: bool = True) -> dict[str, np.ndarray]:
         from tqdm import tqdm

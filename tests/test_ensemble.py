@@ -1,0 +1,60 @@
+"""Combiners and the statistics of the evaluation, on synthetic probabilities with known answers."""
+import numpy as np
+
+from crysense import ensemble, evaluation
+
+
+def noisy_probas(y, strength, seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(len(y), 3)) + strength * np.eye(3)[y]
+    return np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+
+
+def test_temperature_recovers_a_known_distortion():
+    rng = np.random.default_rng(0)
+    calibrated = noisy_probas(rng.integers(0, 3, 3000), 1.5, 1)
+    y = np.array([rng.choice(3, p=p) for p in calibrated])       # labels drawn from p: p is calibrated
+    overconfident = ensemble.apply_temperature(calibrated, 1 / 3)   # sharpened 3x
+    t = ensemble.fit_temperature(overconfident, y)
+    assert 2.5 < t < 3.5
+    assert ensemble.nll(ensemble.apply_temperature(overconfident, t), y) < ensemble.nll(overconfident, y)
+
+
+def test_majority_vote_and_its_tie_rule():
+    a = np.array([[0.6, 0.3, 0.1], [0.5, 0.4, 0.1]])
+    b = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3]])
+    c = np.array([[0.1, 0.1, 0.8], [0.1, 0.1, 0.8]])
+    v = ensemble.majority_vote([a, b, c])
+    assert np.allclose(v.sum(1), 1)
+    assert v[0].argmax() == 0                       # two of three vote 0
+    mean = ensemble.average([a, b, c])[1]           # all disagree: highest mean probability wins
+    assert v[1].argmax() == mean.argmax() == 2
+
+
+def test_weights_prefer_the_better_member_and_stacker_cross_fits():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    good, bad = noisy_probas(y, 3.0, 1), noisy_probas(y, 0.2, 2)
+    w = ensemble.fit_weights([good, bad], y)
+    assert np.isclose(w.sum(), 1) and w[0] > 0.8
+    groups = np.arange(600) // 3
+    ens, oof = ensemble.Ensemble.fit({"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good}, y, groups)
+    p = oof["stacking (LogReg meta-classifier)"]
+    assert p.shape == (600, 3) and np.allclose(p.sum(1), 1)
+    for name in ens.combiners():
+        out = ens.combine(name, {"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good})
+        assert out.shape == (600, 3) and np.allclose(out.sum(1), 1, atol=1e-6)
+
+
+def test_cluster_bootstrap_and_mcnemar():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    p = noisy_probas(y, 2.0, 3)
+    point, lo, hi = evaluation.bootstrap_ci(y, p, np.arange(300) // 5, n_boot=200)
+    assert lo <= point <= hi and hi - lo < 0.3
+    same = evaluation.mcnemar(y, p.argmax(1), p.argmax(1))
+    assert same["p_value"] == 1.0 and same["only_first_right"] == 0
+    better = evaluation.mcnemar(y, y, (y + 1) % 3)
+    assert better["only_first_right"] == 300 and better["p_value"] < 1e-6
+    ece, table = evaluation.expected_calibration_error(y, np.eye(3)[y])
+    assert ece < 1e-9 and table["accuracy"].iloc[-1] == 1
