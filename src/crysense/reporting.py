@@ -90,8 +90,8 @@ def markdown_table(df, floatfmt: str = ".3f", index: bool = True) -> str:
         return format(v, floatfmt) if isinstance(v, float) else str(v)
     cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for idx, row in df.iterrows():
-        cells = ([str(idx)] if index else []) + [fmt(v) for v in row.tolist()]
+    for idx, *values in df.itertuples(name=None):   # itertuples keeps each column's type (iterrows upcasts)
+        cells = ([str(idx)] if index else []) + [fmt(v) for v in values]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
