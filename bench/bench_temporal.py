@@ -1,8 +1,8 @@
 """Temporal overhead and capacity on this CPU: chunk latency p50/p95 through Temporal vs the bare Classifier on
-the same test chunks (ratio), and how many real-time streams one worker sustains. Starts its own dev server
-on loopback. Prints figures; asserts nothing.
+the same test chunks (ratio), and how many real-time streams one worker sustains (measured level by level).
+Starts its own dev server on loopback. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/bench_temporal.py [--chunks 20] [--streams 3] [--json reports/bench_temporal.json]
+    .venv/bin/python bench/bench_temporal.py [--chunks 20] [--capacity 4 8 16 32] [--json reports/bench_temporal.json]
 """
 from __future__ import annotations
 
@@ -40,9 +40,11 @@ async def run(args) -> dict:
             task = asyncio.create_task(worker.run())
             latency = await benchmark.chunk_latency(client, classifier, chunks, audio, queue)
             throughput = await benchmark.stream_throughput(client, chunks, audio, queue, args.streams, args.hop)
+            capacity = await benchmark.realtime_capacity(client, chunks, audio, results, queue, args.capacity,
+                                                         args.seconds, args.hop)
             await worker.shutdown()
             await task
-    return {"latency": latency, "throughput": throughput}
+    return {"latency": latency, "throughput": throughput, "capacity": capacity}
 
 
 def main(argv=None):
@@ -50,17 +52,23 @@ def main(argv=None):
     ap.add_argument("--chunks", type=int, default=20)
     ap.add_argument("--streams", type=int, default=3)
     ap.add_argument("--hop", type=float, default=5.0)
+    ap.add_argument("--capacity", type=int, nargs="+", default=[4, 8, 16, 32],
+                    help="numbers of concurrent real-time streams to try, one level after another")
+    ap.add_argument("--seconds", type=float, default=30.0, help="audio each real-time stream sends per level")
     ap.add_argument("--models")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     out = asyncio.run(run(args))
-    lat, thr = out["latency"], out["throughput"]
+    lat, thr, cap = out["latency"], out["throughput"], out["capacity"]
     print(f"chunk latency over {lat['chunks']} test chunks ({lat['chunk_s']:.1f} s first chunk):")
     print(f"  bare Classifier    p50 {lat['bare_p50_s']:.3f} s   p95 {lat['bare_p95_s']:.3f} s")
     print(f"  through Temporal   p50 {lat['temporal_p50_s']:.3f} s   p95 {lat['temporal_p95_s']:.3f} s")
     print(f"  overhead ratio     p50 {lat['overhead_ratio_p50']:.2f}      p95 {lat['overhead_ratio_p95']:.2f}")
-    print(f"throughput: {thr['chunks_per_s']:.2f} chunks/s with {thr['streams']} streams at once -> "
-          f"~{thr['sustainable_realtime_streams']} real-time streams at one window every {thr['hop_s']:g} s")
+    print(f"throughput: {thr['chunks_per_s']:.2f} chunks/s with {thr['streams']} streams flooding the worker")
+    print(f"real-time streams at once (one window every {args.hop:g} s; latency = sent -> stored result):")
+    for c in cap:
+        print(f"  {c['streams']:>3} streams  p50 {c['latency_p50_s']:.3f} s  p95 {c['latency_p95_s']:.3f} s  "
+              f"max {c['latency_max_s']:.3f} s  {'sustained' if c['sustained'] else 'falls behind'}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 

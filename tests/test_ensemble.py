@@ -44,6 +44,11 @@ def test_weights_prefer_the_better_member_and_stacker_cross_fits():
     for name in ens.combiners():
         out = ens.combine(name, {"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good})
         assert out.shape == (600, 3) and np.allclose(out.sum(1), 1, atol=1e-6)
+    # each combiner's predictions are saved under its own file name (two 'average ...' once shared one)
+    stems = [ens.file_stem(name) for name in ens.combiners()]
+    assert len(set(stems)) == len(stems) and ens.file_stem(ens.CHOSEN) == "average_yamnet_wav2vec2"
+    assert not np.allclose(ens.combine(ens.CHOSEN, {"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good}),
+                           ens.combine("average (all members)", {"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good}))
 
 
 def test_cluster_bootstrap_and_mcnemar():

@@ -5,6 +5,7 @@ the test split is only ever predicted.
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 
@@ -132,6 +133,12 @@ class Ensemble:
         oof = stacker.cross_fit(cal, y, groups)
         stacker.fit(cal, y)
         return cls(members, temps, weights, stacker), {"stacking (LogReg meta-classifier)": oof}
+
+    @staticmethod
+    def file_stem(name: str) -> str:
+        """A combiner's name as a file-name part, distinct for every combiner:
+        'average (YAMNet + Wav2Vec2)' -> 'average_yamnet_wav2vec2', 'average (all members)' -> 'average_all_members'."""
+        return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
     def calibrated(self, probas: dict[str, np.ndarray]) -> list[np.ndarray]:
         return [apply_temperature(probas[m], self.temperatures[m]) for m in self.members]

@@ -29,7 +29,7 @@ class NestedCVConfig:
     inner_folds: int = 2
     learning_rates: tuple = (1e-4, 5e-4)
     epoch_grid: tuple = (4, 8)          # scored within one inner run (epochs are nested)
-    top_layers: int = 2
+    top_layers: int = 1
     batch_size: int = 16
     crop_s: float = 5.0
     c_grid: tuple = (0.01, 0.1, 1.0)    # logistic regression baselines

@@ -226,10 +226,10 @@ def pretrain(family: str, clips: list[np.ndarray], out_dir, cfg: PretrainConfig 
         opt.step()
         sched.step()
         step += 1
-        history.append({"step": step, "loss": float(loss), "seconds": time.time() - t_start,
+        history.append({"step": step, "loss": loss.item(), "seconds": time.time() - t_start,
                         "step_seconds": time.time() - t0, **extra})
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
     bar.close()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

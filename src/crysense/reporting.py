@@ -47,6 +47,11 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
     """
     import papermill as pm
 
+    # reports stay readable (kernels inherit these): our progress bars write a line per 20 s of a loop, not one
+    # per refresh; transformers' per-load weight bars and load reports (a new head is "MISSING" by design) are off
+    os.environ.setdefault("TQDM_MININTERVAL", "20")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     paths = get_paths(out_root).ensure()
     executed_dir = paths.reports / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)

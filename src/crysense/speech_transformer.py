@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .audio import band_limit, pad_to
-from .config import AUDIO, LABELS
+from .config import AUDIO, LABELS, get_paths
 from .pretrain import compact_config, normalise, resolve_backbone
 
 FRAME_RATE = 50   # frames per second after the conv front-end (stride 320 at 16 kHz)
@@ -46,7 +46,10 @@ def load_classifier(family: str, labels=LABELS, source: str | None = None, rando
     else:
         where = resolve_backbone(family, source)
         model = classifier_class(family).from_pretrained(where, **maps)
-        model.config.crysense_backbone = where
+        # reports name a local backbone relative to the output root ('models/pretrained/wav2vec2'), a hub id as is
+        local = Path(where)
+        model.config.crysense_backbone = str(local.relative_to(get_paths().root)) \
+            if local.is_absolute() and local.is_relative_to(get_paths().root) else where
     model.freeze_feature_encoder()
     return model
 
@@ -138,7 +141,7 @@ def split_states(model, top_layers: int, df, loader, cache_dir, splits=("train",
 
 @dataclasses.dataclass
 class FinetuneConfig:
-    top_layers: int = 2          # transformer layers fine-tuned (with projector + classifier)
+    top_layers: int = 1          # transformer layers fine-tuned (with projector + classifier); 1 won on validation
     epochs: int = 40
     patience: int = 5            # early stopping on validation loss
     lr: float = 3e-4
@@ -235,7 +238,7 @@ def finetune(model, train_states: dict, y_train: np.ndarray, val_states: dict | 
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y).sum())
         row = {"epoch": epoch + 1, "train_loss": total / len(order), "train_acc": correct / len(order)}
         if on_epoch is not None:
