@@ -2,7 +2,7 @@
 the same test chunks (ratio), and how many real-time streams one worker sustains (measured level by level).
 Starts its own dev server on loopback. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/bench_temporal.py [--chunks 20] [--capacity 4 8 16 32] [--json reports/bench_temporal.json]
+    .venv/bin/python bench/bench_temporal.py [--chunks 20] [--capacity 8 16 32 48] [--json reports/bench_temporal.json]
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def main(argv=None):
     ap.add_argument("--chunks", type=int, default=20)
     ap.add_argument("--streams", type=int, default=3)
     ap.add_argument("--hop", type=float, default=5.0)
-    ap.add_argument("--capacity", type=int, nargs="+", default=[4, 8, 16, 32],
+    ap.add_argument("--capacity", type=int, nargs="+", default=[8, 16, 32, 48],
                     help="numbers of concurrent real-time streams to try, one level after another")
     ap.add_argument("--seconds", type=float, default=30.0, help="audio each real-time stream sends per level")
     ap.add_argument("--models")

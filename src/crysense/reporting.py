@@ -68,7 +68,11 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
         html = to_html(out, paths.reports)
         times.append({"notebook": nb.name, "seconds": round(time.time() - t0, 1), "html": str(html)})
         print(f"   {times[-1]['seconds']} s -> {html}", flush=True)
-    (paths.reports / f"run_times{'_smoke' if smoke else ''}.json").write_text(json.dumps(times, indent=1))
+    # a partial run (``only``) updates its notebooks' times and keeps the others' from earlier runs
+    log = paths.reports / f"run_times{'_smoke' if smoke else ''}.json"
+    earlier = {t["notebook"]: t for t in json.loads(log.read_text())} if log.exists() else {}
+    merged = {**earlier, **{t["notebook"]: t for t in times}}
+    log.write_text(json.dumps([merged[k] for k in sorted(merged)], indent=1))
     return times
 
 
