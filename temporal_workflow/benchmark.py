@@ -43,9 +43,10 @@ async def chunk_latency(client, classifier, chunks: list[np.ndarray], audio: Aud
 
 
 async def stream_throughput(client, chunks: list[np.ndarray], audio: AudioStore, task_queue: str,
-                            streams: int = 3, hop_s: float = 5.0) -> dict:
-    """Flood ``streams`` stream workflows with the chunks at once; the worker's sustained chunk rate tells how many
-    real-time streams (one window every ``hop_s``) it can keep up with."""
+                            streams: int = 8, hop_s: float = 5.0) -> dict:
+    """Flood ``streams`` stream workflows with all the chunks at once: the worker's chunk rate when it never waits
+    for audio. (Each workflow takes its chunks in turn, so few streams leave the CPU idle between activities;
+    ``realtime_capacity`` measures live streams directly.)"""
     from .client import start_stream
     handles = []
     t0 = time.perf_counter()
@@ -60,14 +61,15 @@ async def stream_throughput(client, chunks: list[np.ndarray], audio: AudioStore,
     seconds = time.perf_counter() - t0
     rate = streams * len(chunks) / seconds
     return {"streams": streams, "chunks_per_stream": len(chunks), "wall_s": seconds, "chunks_per_s": rate,
-            "hop_s": hop_s, "sustainable_realtime_streams": int(rate * hop_s)}
+            "hop_s": hop_s}
 
 
 async def realtime_capacity(client, chunks: list[np.ndarray], audio: AudioStore, results, task_queue: str,
-                            stream_counts=(8, 16, 32, 48), seconds: float = 30.0, hop_s: float = 5.0) -> list[dict]:
+                            stream_counts=(16, 32, 64, 96), seconds: float = 45.0, hop_s: float = 5.0) -> list[dict]:
     """Measured, not derived: ``n`` streams at once, each sending one window every ``hop_s`` in real time (starts
     staggered over a hop) for ``seconds``. Latency is from sending a window to its stored result row. A level is
-    sustained when the p95 latency stays below ``hop_s``: results keep pace with the audio, no backlog builds."""
+    sustained when even the slowest window's result was stored within ``hop_s``: results keep pace with the audio
+    (a backlog that builds up shows first in the maximum, at the end of the level)."""
     from .client import start_stream
     keys = [audio.put_samples(x) for x in chunks]
     out = []
@@ -92,7 +94,8 @@ async def realtime_capacity(client, chunks: list[np.ndarray], audio: AudioStore,
         latency = [r["created_at"] - sent[(sid, r["chunk_index"])] for sid in handles for r in results.rows(sid)]
         out.append({"streams": n, "windows": len(latency), "windows_sent": len(sent),
                     "latency_p50_s": _pct(latency, 50), "latency_p95_s": _pct(latency, 95),
-                    "latency_max_s": max(latency, default=float("nan")), "sustained": _pct(latency, 95) < hop_s})
+                    "latency_max_s": max(latency, default=float("nan")),
+                    "sustained": bool(latency) and max(latency) < hop_s})
     return out
 
 
@@ -115,13 +118,13 @@ def plot_capacity(capacity: list[dict], hop_s: float):
 def summary_markdown(latency: dict, throughput: dict, capacity: list[dict], window_s: float, hop_s: float) -> str:
     """The README's real-time paragraph, from the figures measured above."""
     ok = [c["streams"] for c in capacity if c["sustained"]]
-    tried = ", ".join(f"{c['streams']} (p95 {c['latency_p95_s']:.2f} s)" for c in capacity)
+    tried = ", ".join(f"{c['streams']} (p95 {c['latency_p95_s']:.2f} s, max {c['latency_max_s']:.2f} s)" for c in capacity)
     return (f"Chunk latency ({latency['chunks']} test clips, one at a time): bare `Classifier` p50 {latency['bare_p50_s']:.3f} s / "
             f"p95 {latency['bare_p95_s']:.3f} s; through Temporal (store, preprocess, classify, store result) p50 "
             f"{latency['temporal_p50_s']:.3f} s / p95 {latency['temporal_p95_s']:.3f} s: overhead ratio "
             f"{latency['overhead_ratio_p50']:.2f} (p50), {latency['overhead_ratio_p95']:.2f} (p95). Flooded by "
             f"{throughput['streams']} streams, one worker on 2 cores processed {throughput['chunks_per_s']:.2f} chunks/s. "
             f"Real-time streams at once ({window_s:g} s windows every {hop_s:g} s, send -> stored result): {tried}; "
-            + (f"none of these kept p95 under the {hop_s:g} s hop." if not ok else
-               f"the most that kept p95 under the {hop_s:g} s hop: **{max(ok)}**"
+            + (f"none of these kept every result within the {hop_s:g} s hop." if not ok else
+               f"the most that kept every result within the {hop_s:g} s hop: **{max(ok)}**"
                + (" (the highest level tried: the limit lies above it)." if max(ok) == capacity[-1]["streams"] else ".")))
