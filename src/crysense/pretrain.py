@@ -215,7 +215,7 @@ def pretrain(family: str, clips: list[np.ndarray], out_dir, cfg: PretrainConfig 
             loss = out.loss / n_masked
             extra = {"contrastive": float(out.contrastive_loss.detach() / n_masked),
                      "diversity": float(out.diversity_loss.detach() / n_masked),
-                     "perplexity": float(out.codevector_perplexity)}
+                     "perplexity": out.codevector_perplexity.item()}
         else:
             targets = torch.tensor(np.stack([kmeans.predict(mfcc_frames(xi)) for xi in x]), dtype=torch.long)
             loss = model(torch.from_numpy(x), mask_t, targets)
