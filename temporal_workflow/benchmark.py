@@ -75,9 +75,8 @@ async def realtime_capacity(client, chunks: list[np.ndarray], audio: AudioStore,
     out = []
     for n in stream_counts:
         tag = uuid.uuid4().hex[:6]
-        handles = {f"rt{n}-{tag}-{s}": None for s in range(n)}
-        for sid in handles:
-            handles[sid] = await start_stream(client, sid, task_queue=task_queue)
+        handles = {sid: await start_stream(client, sid, task_queue=task_queue)
+                   for sid in (f"rt{n}-{tag}-{s}" for s in range(n))}
         sent: dict[tuple[str, int], float] = {}
 
         async def feed(k: int, sid: str, handle):

@@ -41,14 +41,14 @@ def test_weights_prefer_the_better_member_and_stacker_cross_fits():
     ens, oof = ensemble.Ensemble.fit({"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good}, y, groups)
     p = oof["stacking (LogReg meta-classifier)"]
     assert p.shape == (600, 3) and np.allclose(p.sum(1), 1)
+    probas = {"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good}
     for name in ens.combiners():
-        out = ens.combine(name, {"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good})
+        out = ens.combine(name, probas)
         assert out.shape == (600, 3) and np.allclose(out.sum(1), 1, atol=1e-6)
     # each combiner's predictions are saved under its own file name (two 'average ...' once shared one)
     stems = [ens.file_stem(name) for name in ens.combiners()]
     assert len(set(stems)) == len(stems) and ens.file_stem(ens.CHOSEN) == "average_yamnet_wav2vec2"
-    assert not np.allclose(ens.combine(ens.CHOSEN, {"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good}),
-                           ens.combine("average (all members)", {"yamnet": good, "wav2vec2": bad, "yamnet_logreg": good}))
+    assert not np.allclose(ens.combine(ens.CHOSEN, probas), ens.combine("average (all members)", probas))
 
 
 def test_cluster_bootstrap_and_mcnemar():

@@ -47,9 +47,8 @@ def load_classifier(family: str, labels=LABELS, source: str | None = None, rando
         where = resolve_backbone(family, source)
         model = classifier_class(family).from_pretrained(where, **maps)
         # reports name a local backbone relative to the output root ('models/pretrained/wav2vec2'), a hub id as is
-        local = Path(where)
-        model.config.crysense_backbone = str(local.relative_to(get_paths().root)) \
-            if local.is_absolute() and local.is_relative_to(get_paths().root) else where
+        local, root = Path(where), get_paths().root
+        model.config.crysense_backbone = str(local.relative_to(root)) if local.is_relative_to(root) else where
     model.freeze_feature_encoder()
     return model
 
