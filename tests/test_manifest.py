@@ -117,3 +117,27 @@ def test_real_manifest_is_reproduced_from_the_data(real_manifest):
     cols = ["file_path", "segment_start_s", "segment_end_s", "label", "group", "split", "sha256"]
     pd.testing.assert_frame_equal(rebuilt[cols].reset_index(drop=True),
                                   real_manifest[cols].reset_index(drop=True), check_dtype=False)
+
+
+def test_adding_a_source_moves_no_other_source_between_splits():
+    rng = np.random.default_rng(2)
+    rows = [{"source": s, "label": lab, "group": f"{s}{g}"} for s, lab in [("a", "crying"), ("b", "normal")]
+            for g in range(80) for _ in range(int(rng.integers(1, 4)))]
+    df = pd.DataFrame(rows)
+    before = assign_splits(df)
+    more = pd.concat([pd.DataFrame([{"source": "aa", "label": "normal", "group": f"aa{g}"} for g in range(50)]), df],
+                     ignore_index=True)
+    after = assign_splits(more).iloc[50:].reset_index(drop=True)
+    assert (after == before).all()
+
+
+def test_real_manifest_holds_the_new_sources_with_their_groups(real_manifest):
+    df = real_manifest
+    assert {"speechocean762", "emogator", "scream_modern_noise"} <= set(df["source"])
+    bursts = df[df["source"] == "emogator"]
+    contributors = bursts["file_path"].str.extractall(r"(\d{6})-\d{2}-\d\.mp3")[0].groupby(level=0).unique()
+    assert contributors.map(len).max() == 1                        # a joined clip never mixes contributors
+    assert (bursts["group"] == "emogator:" + contributors.map(lambda c: c[0])).all()
+    screams = df[df["label"] == "screaming"]
+    uploader = screams["group"].where(screams["group"].str.startswith("freesound_user:"))
+    assert uploader.notna().sum() >= 20 and screams.groupby(uploader)["split"].nunique().max() == 1

@@ -1,6 +1,8 @@
 """Every numbered notebook runs end to end in smoke mode (papermill), and leaves its report and figures."""
 import json
 
+import pandas as pd
+
 from crysense.reporting import run_notebooks, study_notebooks
 
 
@@ -16,6 +18,14 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
         errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors
     for fig in ("data_class_counts", "data_durations", "data_example_spectrograms", "data_bandwidth_by_source",
-                "data_learning_curve"):
+                "data_learning_curve", "data_augmented_views", "generalization_loso_recall"):
         assert (out / "plots" / f"{fig}.pdf").stat().st_size > 1000
     assert (out / "data_manifest.csv").exists() and (out / "data_quarantine.csv").exists()
+    # leave-one-source-out: every source held out, for every system and recipe the notebook planned
+    report = json.loads((out / "reports" / "generalization.json").read_text())
+    recalls = pd.DataFrame(report["recalls"])
+    held = recalls[recalls["held_out"] != "grouped test split"]
+    assert set(held["held_out"]) == set(report["sources"]) and len(report["sources"]) >= 6
+    for system, recipes in report["plan"].items():
+        assert set(held.loc[held["system"] == system, "recipe"]) == set(recipes)
+    assert "Recordings from elsewhere" in (out / "models" / "MODEL_CARD.md").read_text()

@@ -57,3 +57,19 @@ def test_groups_follow_the_units_that_must_not_be_split():
     assert len(dups) == 26 and all(f.group in esc_groups for f in dups)
     homes = {f.group for f in files if f.source == "giulbia_baby_cry" and not f.group.startswith("esc50:")}
     assert {"giulbia:Louise_01.m4a", "giulbia:margot.m4a", "giulbia:silence.wav"} <= homes
+
+
+@needs_data
+def test_new_sources_follow_sources_md():
+    files = list(iter_files(["speechocean762", "emogator", "scream_modern_noise", "scream_rohanmathur17"]))
+    by_source = {name: [f for f in files if f.source == name] for name in ("speechocean762", "emogator", "scream_modern_noise")}
+    speech = by_source["speechocean762"]
+    assert len(speech) == 250 and len({f.group for f in speech}) == 250
+    assert Counter(f.subcategory for f in speech) == {"child_speech": 104, "adult_speech": 146}
+    bursts = by_source["emogator"]
+    assert len(bursts) == 2142 and len({f.group for f in bursts}) == 357 and SOURCES["emogator"].join_short
+    screams = by_source["scream_modern_noise"]
+    assert len(screams) == 22 and {f.label for f in screams} == {"screaming"} and len({f.group for f in screams}) == 21
+    # one Freesound uploader in both scream collections is one group
+    reitanna = {f.source for f in files if f.group == "freesound_user:reitanna"}
+    assert reitanna == {"scream_modern_noise", "scream_rohanmathur17"}

@@ -6,6 +6,7 @@ import pytest
 from conftest import noise, tone
 from crysense import speech_transformer as st
 from crysense import wav2vec2
+from crysense.trainset import TrainSet
 
 TOP = 1
 
@@ -31,9 +32,10 @@ def test_tiny_finetune_saves_reloads_and_predicts_identically(tiny, tmp_path):
     model, clips, y = tiny
     states = [st.lower_states(model, x, TOP) for x in clips]
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    cfg = wav2vec2.FinetuneConfig(top_layers=TOP, epochs=2, patience=2, batch_size=4, band_limit_prob=0.0)
-    hist = wav2vec2.finetune(model, {"orig": states, "bl4k": states}, y, {"orig": states, "bl4k": states}, y,
-                             cfg, progress=False)
+    cfg = wav2vec2.FinetuneConfig(top_layers=TOP, epochs=2, patience=2, batch_size=4)
+    train = TrainSet([[s, s.astype(np.float16)] for s in states], y, np.linspace(0.5, 1.5, len(y)))
+    hist = wav2vec2.finetune(model, train, {"orig": states, "bl4k": states}, y, cfg=cfg, progress=False)
+    assert {"val_loss", "val_loss_bl4k", "train_loss"} <= set(hist.columns)
     assert np.isfinite(hist["train_loss"]).all() and len(hist) >= 1
     changed = {k for k, v in model.state_dict().items() if not np.array_equal(v.numpy(), before[k].numpy())}
     assert changed and all(k.startswith(("classifier", "projector", "wav2vec2.encoder.layers.1.")) for k in changed)

@@ -5,6 +5,7 @@ import pytest
 
 from conftest import noise, tone
 from crysense import yamnet
+from crysense.trainset import TrainSet
 
 needs_weights = pytest.mark.skipif(not (yamnet.LOCAL_WEIGHTS_DIR / "yamnet.h5").exists(),
                                    reason="YAMNet weights not found (../shared/weights/yamnet)")
@@ -48,12 +49,21 @@ def test_tiny_finetune_saves_reloads_and_predicts_identically(base, tmp_path):
             [tone(2000 + 100 * i, 1.5) * rng.random() for i in range(4)]
     y = np.repeat([0, 1, 2], 4)
     acts = [base.trunk_activations(x).astype(np.float16) for x in clips]
+    quiet = [base.trunk_activations(0.3 * x).astype(np.float16) for x in clips]   # a second version of each clip
     cfg = yamnet.FinetuneConfig(top_blocks=1, head_epochs=3, finetune_epochs=1, head_patience=3,
                                 finetune_patience=1, batch_size=4)
-    clf, hist = yamnet.finetune(base, ["crying", "screaming", "normal"], {"orig": acts, "bl4k": acts}, y,
-                                {"orig": acts, "bl4k": acts}, y, cfg, progress=False)
-    assert np.isfinite(hist["train_loss"]).all() and len(hist) >= 2
+    pretrained = [w.copy() for w in base.top.get_weights()]
+    train = TrainSet([[a, q] for a, q in zip(acts, quiet)], y, np.ones(len(y)))
+    clf, hist = yamnet.finetune(base, ["crying", "screaming", "normal"], train, {"orig": acts, "bl4k": quiet}, y,
+                                cfg=cfg, progress=False)
+    assert np.isfinite(hist["train_loss"]).all() and len(hist) >= 2 and "val_loss_bl4k" in hist
     assert hist.attrs["kept"] in ("head", "fine-tune")
+    # fine-tuning changes the classifier's own copy of the top blocks, never the shared pretrained network
+    assert all(np.array_equal(a, b) for a, b in zip(pretrained, base.top.get_weights()))
+    emb, scores = base.clip_outputs(acts[:3])
+    for a, e, s in zip(acts[:3], emb, scores):
+        e1, s1 = base.embed_scores(a.astype(np.float32))
+        assert np.allclose(e, e1.mean(0), atol=1e-4) and np.allclose(s, s1.mean(0), atol=1e-4)
     path = clf.save(tmp_path / "yamnet_finetuned.h5")
     reloaded = yamnet.SavedYamnetClassifier(path)
     for x in clips[::5]:

@@ -29,6 +29,19 @@ CRY_REASONS = {
 }
 SPLITS = ("train", "val", "test")
 
+# Sources the study started with; the ablation's first rung trains on these alone
+ORIGINAL_SOURCES = ("donateacry", "giulbia_baby_cry", "scream_rohanmathur17", "esc50_subset", "gtzan_music_speech",
+                    "fsdd")
+# `normal` sub-categories a cry/scream detector confuses most: human (and infant) vocal sounds that are not
+# crying or screaming. Training can weight them up ("hard negatives").
+HARD_NEGATIVE_SUBCATEGORIES = (
+    "coughing", "laughing", "sneezing", "breathing", "snoring",                 # ESC-50
+    "baby_laugh",                                                               # giulbia
+    "non_scream_vocal",                                                         # scream_rohanmathur17 negatives
+    "speech", "speech_8khz", "adult_speech", "child_speech",                    # GTZAN, FSDD, speechocean762
+    "vocal_burst",                                                              # EmoGator
+)
+
 MANIFEST_COLUMNS = (
     "file_path", "source", "label", "reason", "group", "license", "sha256", "duration_s",
     "sample_rate", "channels", "split", "segment_start_s", "segment_end_s",

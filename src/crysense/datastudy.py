@@ -190,3 +190,35 @@ def summary_markdown(df: pd.DataFrame, quarantine: pd.DataFrame) -> str:
     left_out = ", ".join(f"{n} {k}" for k, n in kinds.items())
     return ("Clips (groups) per split, from `data_manifest.csv`:\n\n" + "\n".join(lines) +
             f"\n\nLeft out ({len(quarantine)}, listed with reasons in `data_quarantine.csv`): {left_out}.")
+
+
+def view_examples(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """One training clip per label, for showing what augmentation does to it."""
+    train = df[df["split"] == "train"]
+    return train.groupby("label").sample(1, random_state=seed).reindex(columns=df.columns).reset_index(drop=True)
+
+
+def plot_views(rows: pd.DataFrame, clips, views: int):
+    """Log-mel spectrograms of each clip (a row) as recorded and in its augmented views, titled by what was done."""
+    import matplotlib.pyplot as plt
+
+    from .features import logmel
+
+    fig, axes = plt.subplots(len(rows), views + 1, figsize=(3.6 * (views + 1), 2.5 * len(rows)), squeeze=False)
+    for axrow, (_, r) in zip(axes, rows.iterrows()):
+        for k, ax in enumerate(axrow):
+            version = "orig" if k == 0 else f"view{k - 1}"
+            m = logmel(clips.audio(r, version)[: 6 * AUDIO.sample_rate])
+            ax.imshow(m, origin="lower", aspect="auto", cmap="magma", extent=[0, m.shape[1] / 100, 0, m.shape[0]])
+            rec = clips.recipe(r, version)
+            what = "as recorded" if rec is None else ", ".join(filter(None, [
+                f"shift {rec.shift_s:+.2f} s" if rec.shift_s else "", "room" if rec.rir >= 0 else "",
+                f"+{rec.background_source} {rec.snr_db:.0f} dB" if rec.background else "",
+                rec.channel, f"{rec.gain_db:+.0f} dB"]))
+            ax.set_title(f"{r['label']} ({r['source']})\n{what}" if k == 0 else what, fontsize=7,
+                         color=LABEL_COLORS[r["label"]] if k == 0 else "black")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle("augmented views: the same clip in other rooms, over other sounds, through other codecs")
+    fig.tight_layout()
+    return fig

@@ -72,13 +72,23 @@ def majority_vote(probas: list[np.ndarray]) -> np.ndarray:
     return scores / scores.sum(axis=1, keepdims=True)
 
 
-def fit_embedding_member(X: np.ndarray, y: np.ndarray, c: float = 1.0, seed: int = 0):
-    """The third member: logistic regression on frozen AudioSet YAMNet embeddings (class-balanced)."""
+def fit_embedding_member(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, c: float = 1.0,
+                         seed: int = 0):
+    """The third member: logistic regression on frozen AudioSet YAMNet embeddings. Without ``sample_weight``
+    the classes are balanced; with it (a training recipe's weights, `crysense.recipe`) the weights decide."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, class_weight="balanced",
-                                                              random_state=seed)).fit(X, y)
+    model = make_pipeline(StandardScaler(), LogisticRegression(
+        C=c, max_iter=5000, class_weight="balanced" if sample_weight is None else None, random_state=seed))
+    return model.fit(X, y, logisticregression__sample_weight=sample_weight)
+
+
+def proba_all_classes(model, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """``model.predict_proba`` with a column for every class index, zeros for classes it never saw in training."""
+    out = np.zeros((len(X), n_classes))
+    out[:, model.classes_] = model.predict_proba(X)
+    return out
 
 
 class Stacker:

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from . import speech_transformer as st
+from .trainset import TrainSet
+from .training import class_balanced_weights
 
 FAMILY = "hubert"
 load_classifier = partial(st.load_classifier, FAMILY)
@@ -41,7 +43,7 @@ class NestedCVConfig:
 
     def finetune_config(self, lr: float, epochs: int) -> st.FinetuneConfig:
         return st.FinetuneConfig(top_layers=self.top_layers, epochs=epochs, lr=lr, batch_size=self.batch_size,
-                                 crop_s=self.crop_s, band_limit_prob=0.0, seed=self.seed, patience=epochs)
+                                 crop_s=self.crop_s, seed=self.seed, patience=epochs)
 
 
 def reason_data(df: pd.DataFrame, outer_folds: int, min_babies: int | None = None):
@@ -85,6 +87,11 @@ def _logreg_nested(X, y, groups, tr, te, cfg, n_inner):
     return search.predict(X[te]), {"C": search.best_params_["logisticregression__C"]}
 
 
+def _train_set(states, y, idx, n_classes) -> TrainSet:
+    """Clips ``idx`` as recorded (one version each), class-balanced weights."""
+    return TrainSet([[states[i]] for i in idx], y[idx], class_balanced_weights(y[idx], n_classes))
+
+
 def _hubert_nested(states, y, groups, tr, te, cfg, labels, source, progress):
     """Inner CV over (learning rate, epochs), refit on the outer training part, predict the outer test fold."""
     n = len(labels)
@@ -100,12 +107,12 @@ def _hubert_nested(states, y, groups, tr, te, cfg, labels, source, progress):
                     scores.setdefault((lr, epoch), []).append(_macro_f1(y[iva], pred, n))
                     m.train()
 
-            st.finetune(model, {"orig": [states[i] for i in itr]}, y[itr],
-                        cfg=cfg.finetune_config(lr, max(cfg.epoch_grid)), progress=False, on_epoch=score)
+            st.finetune(model, _train_set(states, y, itr, n), cfg=cfg.finetune_config(lr, max(cfg.epoch_grid)),
+                        progress=False, on_epoch=score)
     (lr, epochs), _ = max(scores.items(), key=lambda kv: np.mean(kv[1]))
     model = load_classifier(labels, source=source, seed=cfg.seed)
-    st.finetune(model, {"orig": [states[i] for i in tr]}, y[tr], cfg=cfg.finetune_config(lr, epochs),
-                progress=progress, desc=f"HuBERT refit lr={lr:g} epochs={epochs}")
+    st.finetune(model, _train_set(states, y, tr, n), cfg=cfg.finetune_config(lr, epochs), progress=progress,
+                desc=f"HuBERT refit lr={lr:g} epochs={epochs}")
     pred = st.predict_states(model, [states[i] for i in te], cfg.top_layers).argmax(1)
     return pred, {"lr": lr, "epochs": epochs, "inner_macro_f1": float(np.mean(scores[(lr, epochs)]))}
 

@@ -34,6 +34,7 @@ _JOINED = re.compile(r"^(?P<dir>.*)/\{(?P<names>[^}]*)\}$")
 class ManifestResult:
     manifest: pd.DataFrame
     quarantine: pd.DataFrame
+    same_recordings: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)   # groups joined by content
 
     def save(self, manifest_path, quarantine_path) -> None:
         self.manifest.to_csv(manifest_path, index=False)
@@ -121,14 +122,16 @@ def assign_splits(df: pd.DataFrame, split: SplitParams = SPLIT) -> pd.Series:
     Groups are visited in seeded random order and each goes to the split furthest below its target
     (relative to the target). Random order, not largest-first: largest-first would put every
     many-clip baby in train and leave val/test to one-clip babies, a bias of its own.
+    Each stratum has its own generator (seeded by the seed and the stratum's name), so adding a source
+    never moves another source's clips between splits.
     """
-    rng = np.random.default_rng(split.seed)
     stratum = df["source"] + "/" + df["label"]
     groups = (pd.DataFrame({"group": df["group"], "stratum": stratum})
               .groupby("group").agg(n=("stratum", "size"), stratum=("stratum", lambda s: s.mode().iloc[0])))
     frac = np.asarray(split.fractions, float)
     assignment: dict[str, str] = {}
-    for _, g in groups.sort_index().groupby("stratum"):
+    for name, g in groups.sort_index().groupby("stratum"):
+        rng = np.random.default_rng([split.seed, *name.encode()])
         order = g.iloc[rng.permutation(len(g))]
         filled = np.zeros(len(SPLITS))
         total = order["n"].sum()
@@ -192,6 +195,8 @@ def build_manifest(run: RunParams = RunParams(), params: AudioParams = AUDIO, sp
             seen_file[res["sha256"]] = it.rel_path
             kept.append((it, res))
 
+    kept, same = _join_same_recordings(kept, cache_dir, params)
+
     clips = []   # (item, file_path, start, end, sha, dbfs, recording info)
     joined = defaultdict(list)
     for it, res in kept:
@@ -227,7 +232,33 @@ def build_manifest(run: RunParams = RunParams(), params: AudioParams = AUDIO, sp
     df = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS) + list(EXTRA_COLUMNS))
     df["split"] = assign_splits(df, split)
     q = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
-    return ManifestResult(df.sort_values(["source", "file_path", "segment_start_s"]).reset_index(drop=True), q)
+    return ManifestResult(df.sort_values(["source", "file_path", "segment_start_s"]).reset_index(drop=True), q,
+                          pd.DataFrame([dataclasses.asdict(m) for m in same],
+                                       columns=["first", "second", "score", "offset_s"]))
+
+
+def _join_same_recordings(kept, cache_dir, params: AudioParams):
+    """Sources that may repost each other's recordings (``Source.same_recordings_as``) are compared by decoded
+    audio, file against file of the same label; the groups of a matching pair are joined, so the copies never
+    stand on both sides of a split (and a source held out for leave-one-source-out takes its copies along)."""
+    from .recordings import find_same_recordings, match_signal, merge_groups
+    by_source = defaultdict(list)
+    for it, _ in kept:
+        by_source[it.source].append(it)
+    pairs = []
+    for name, items in by_source.items():
+        for other in SOURCES[name].same_recordings_as:
+            targets = by_source.get(other, [])
+            pairs += [(a, b) for a in items for b in targets
+                      if a.label == b.label and (other != name or a.rel_path < b.rel_path)]
+    if not pairs:
+        return kept, []
+    cache = AudioCache(cache_dir, params)
+    involved = {it.rel_path: it for pair in pairs for it in pair}
+    signals = {p: match_signal(cache.decode(it.path).samples, params.sample_rate) for p, it in involved.items()}
+    matches = find_same_recordings(signals, [(a.rel_path, b.rel_path) for a, b in pairs])
+    groups = merge_groups({it.rel_path: it.group for it, _ in kept}, matches)
+    return [(dataclasses.replace(it, group=groups[it.rel_path]), res) for it, res in kept], matches
 
 
 def _pack_short(members, params: AudioParams):

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from .config import CRY_REASONS, get_paths
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".3gp", ".caf", ".mp3", ".ogg", ".m4a"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".3gp", ".caf", ".mp3", ".ogg", ".m4a", ".aac"}
 ESC50_NAME = re.compile(r"^(?P<fold>\d)-(?P<src>[0-9A-Za-z]+)-(?P<take>[A-Z])(?:-(?P<target>\d+))?$")
 
 
@@ -42,6 +42,9 @@ class Source:
     description: str
     labeler: Callable[["Source", Path], SourceFile | None]
     join_short: bool = False   # short utterances of one group are joined into clips (see manifest)
+    # sources that may hold the same recordings under other names and encodings: the manifest compares
+    # decoded audio and keeps the earlier source's copy
+    same_recordings_as: tuple[str, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -166,11 +169,25 @@ SCREAM_FOLDERS = {
 }
 
 
+FREESOUND_NAME = re.compile(r"^(?P<id>\d+)__(?P<uploader>[^_].*?)__")   # Freesound '<id>__<uploader>__<title>'
+
+
+def _freesound_group(stem: str) -> str | None:
+    """The uploader of a Freesound download: one person's uploads (often one voice) stay in one split, and
+    the same upload reposted by two collections lands in the same group."""
+    m = FREESOUND_NAME.match(stem)
+    return f"freesound_user:{m['uploader'].lower()}" if m else None
+
+
 def _scream(src: Source, path: Path) -> SourceFile | None:
     label, sub = SCREAM_FOLDERS[path.parent.name]
-    m = re.match(r"^(\d+)__", path.stem)   # Freesound '<id>__<author>__<title>'
-    group = f"freesound:{m.group(1)}" if m else f"scream:{_strip_take(path.stem)}"
+    group = _freesound_group(path.stem) or f"scream:{_strip_take(path.stem)}"
     return src.make(path, label=label, subcategory=sub, group=group)
+
+
+def _modern_noise(src: Source, path: Path) -> SourceFile | None:
+    return src.make(path, label="screaming", subcategory="scream",
+                    group=_freesound_group(path.stem) or f"modern_noise:{path.stem}")
 
 
 def _gtzan(src: Source, path: Path) -> SourceFile | None:
@@ -183,6 +200,50 @@ def _fsdd(src: Source, path: Path) -> SourceFile | None:
     return src.make(path, label="normal", subcategory="speech_8khz", group=f"fsdd:{speaker}")
 
 
+class _SpeechoceanAges:
+    """Speaker ages from speechocean762's ``train/spk2age`` and ``test/spk2age`` (speaker id -> years)."""
+
+    @cached_property
+    def ages(self) -> dict[str, int]:
+        out = {}
+        for part in ("train", "test"):
+            f = SOURCES["speechocean762"].root / part / "spk2age"
+            if f.exists():
+                for line in f.read_text().split("\n"):
+                    if line.strip():
+                        spk, age = line.split()
+                        out[spk] = int(age)
+        return out
+
+
+SPEECHOCEAN_AGES = _SpeechoceanAges()
+CHILD_MAX_AGE = 12   # speechocean762 calls speakers of 12 or under children
+
+
+def _speechocean(src: Source, path: Path) -> SourceFile | None:
+    speaker = path.parent.name.removeprefix("SPEAKER")
+    age = SPEECHOCEAN_AGES.ages.get(speaker)
+    if age is None:
+        return src.make(path, label="normal", group=f"speechocean:{speaker}", subcategory="speech",
+                        exclude_reason="speaker not listed in spk2age")
+    sub = "child_speech" if age <= CHILD_MAX_AGE else "adult_speech"
+    return src.make(path, label="normal", group=f"speechocean:{speaker}", subcategory=sub)
+
+
+EMOGATOR_NAME = re.compile(r"^(?P<contributor>\d{6})-(?P<category>\d{2})-(?P<take>\d)$")
+EMOGATOR_CATEGORIES = {"02": "amusement", "05": "confusion", "09": "disappointment", "10": "disgust",
+                       "18": "neutral", "22": "relief"}
+
+
+def _emogator(src: Source, path: Path) -> SourceFile | None:
+    m = EMOGATOR_NAME.match(path.stem)
+    if m is None or m["category"] not in EMOGATOR_CATEGORIES:
+        return src.make(path, label="normal", group=f"emogator:{path.stem}", subcategory="vocal_burst",
+                        exclude_reason="file name is not NNNNNN-EE-I of a kept category")
+    # one contributor's bursts are joined into clips (as FSDD's digits), so the sub-category names the kind
+    return src.make(path, label="normal", group=f"emogator:{m['contributor']}", subcategory="vocal_burst")
+
+
 SOURCES: dict[str, Source] = {s.name: s for s in [
     Source("donateacry", "https://github.com/gveres/donateacry-corpus",
            "ODbL 1.0 (database), DbCL 1.0 (contents)",
@@ -193,7 +254,8 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
            _giulbia),
     Source("scream_rohanmathur17", "https://github.com/RohanMathur17/Scream_Detection",
            "per Freesound clip (CC0 / CC BY / CC BY-NC)",
-           "screams, non-scream vocal sounds, street ambience (Freesound clips)", _scream),
+           "screams, non-scream vocal sounds, street ambience (Freesound clips)", _scream,
+           same_recordings_as=("scream_rohanmathur17",)),
     Source("esc50_subset", "https://github.com/karolpiczak/ESC-50", "CC BY-NC 3.0",
            "ESC-50 environmental sounds, 414 of 2000 clips, 5 s", _esc50),
     Source("gtzan_music_speech", "http://marsyas.info/downloads/datasets.html", "research use",
@@ -201,6 +263,17 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
     Source("fsdd", "https://github.com/Jakobovski/free-spoken-digit-dataset", "CC BY-SA 4.0",
            "Free Spoken Digit Dataset: 8 kHz spoken digits, 6 speakers, ~0.5 s each", _fsdd,
            join_short=True),
+    Source("speechocean762", "https://github.com/jimbozhang/speechocean762",
+           "free for commercial and non-commercial use (upstream README)",
+           "English read aloud by 250 Mandarin speakers (104 children of 12 or under), one ~3 s take each, "
+           "16 kHz room recordings", _speechocean),
+    Source("emogator", "https://github.com/fredbuhl/EmoGator", "Apache-2.0",
+           "adult non-speech vocal bursts (laughs, sighs, groans, ...) of 357 contributors, 6 categories, "
+           "0.4-2 s each, recorded on their own computers", _emogator, join_short=True),
+    Source("scream_modern_noise", "https://github.com/rowan-m/modern-noise",
+           "per Freesound clip (the upstream README lists each clip's page)",
+           "22 screams (women, men, a boy) from 21 Freesound uploaders, 0.9-7 s", _modern_noise,
+           same_recordings_as=("scream_rohanmathur17",)),
 ]}
 
 

@@ -21,9 +21,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
+
+# every fine-tuned classifier compiles its own steps, so leave-one-source-out's dozens of classifiers would each
+# log a "retracing" warning that says nothing useful
+tf.get_logger().setLevel("ERROR")
 from tf_keras import layers  # noqa: E402
 
 from .config import REPO_ROOT  # noqa: E402
+from .clipcache import ClipCache  # noqa: E402
+from .trainset import TrainSet  # noqa: E402
+from .training import class_balanced_weights, fit, weighted_nll  # noqa: E402
 
 TFHUB_HANDLE = "https://tfhub.dev/google/yamnet/1"
 LOCAL_WEIGHTS_DIR = Path(os.environ.get("CRYSENSE_YAMNET_WEIGHTS") or REPO_ROOT.parent / "shared" / "weights" / "yamnet")
@@ -159,6 +166,8 @@ class Yamnet:
                                      reduce_retracing=True)
         self._top_fn = tf.function(self._top_call, reduce_retracing=True,
                                    input_signature=[tf.TensorSpec([None, *trunk_output_shape(top_blocks, p)], tf.float32)])
+        self._clip_fn = tf.function(self._clip_call, input_signature=[
+            tf.TensorSpec([None, *trunk_output_shape(top_blocks, p)], tf.float32), tf.TensorSpec([None], tf.int32)])
 
     def _trunk_call(self, waveform):
         _, patches = log_mel_patches(pad_waveform(waveform, self.p), self.p)
@@ -179,6 +188,22 @@ class Yamnet:
     def frames(self, waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-patch (embeddings [n, 1024], AudioSet scores [n, 521]) of a 16 kHz waveform."""
         return self.embed_scores(self.trunk_activations(waveform))
+
+    def clip_outputs(self, acts_list, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Per clip, from cached trunk activations: (mean embedding [B, 1024], mean AudioSet scores [B, 521])."""
+        embs, scores = [], []
+        for i in range(0, len(acts_list), batch):
+            flat, seg = _flatten([np.asarray(a, np.float32) for a in acts_list[i:i + batch]])
+            e, s = self._clip_fn(tf.constant(flat), tf.constant(seg))
+            embs.append(e.numpy())
+            scores.append(s.numpy())
+        if not embs:
+            return np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros((0, self.p.num_classes), np.float32)
+        return np.concatenate(embs), np.concatenate(scores)
+
+    def _clip_call(self, flat, seg):
+        emb, logits = self.top(flat, training=False)
+        return tf.math.segment_mean(emb, seg), tf.math.segment_mean(tf.sigmoid(logits), seg)
 
 
 def read_class_names(class_map_csv) -> list[str]:
@@ -234,30 +259,9 @@ def zero_shot_proba(clip_scores: np.ndarray, class_names: list[str], labels=("cr
 
 # --- cached trunk activations ---------------------------------------------------------------------------
 
-class TrunkCache:
-    """Frozen trunk output of each clip (float16), cached by clip sha256 and variant ('orig' / 'bl4k')."""
-
-    def __init__(self, model: Yamnet, cache_dir):
-        self.model = model
-        self.dir = Path(cache_dir) / "yamnet" / f"trunk_top{model.top_blocks}_{model.weights_id}"
-
-    def get(self, df, loader, variant: str = "orig", progress: bool = True) -> dict[str, np.ndarray]:
-        from tqdm import tqdm
-
-        from .audio import band_limit
-        out = {}
-        d = self.dir / variant
-        d.mkdir(parents=True, exist_ok=True)
-        for _, row in tqdm(df.iterrows(), total=len(df), desc=f"YAMNet trunk ({variant})", disable=not progress):
-            f = d / f"{row['sha256']}.npy"
-            if f.exists():
-                out[row["sha256"]] = np.load(f)
-                continue
-            x = loader.load_row(row)
-            acts = self.model.trunk_activations(band_limit(x) if variant == "bl4k" else x).astype(np.float16)
-            np.save(f, acts)
-            out[row["sha256"]] = acts
-        return out
+def trunk_cache(model: Yamnet, cache_dir) -> ClipCache:
+    """Frozen trunk output of each clip version (float16), cached by clip sha256, version and weights."""
+    return ClipCache(cache_dir, f"yamnet/trunk_top{model.top_blocks}_{model.weights_id}", model.trunk_activations)
 
 
 # --- fine-tuning ------------------------------------------------------------------------------------------
@@ -272,13 +276,26 @@ class FinetuneConfig:
     finetune_lr: float = 1e-4
     finetune_patience: int = 3
     batch_size: int = 32
-    band_limit_prob: float = 0.5     # chance a training clip is seen 8 kHz round-tripped (bandwidth confound)
     dropout: float = 0.3
+    crop_patches: int | None = None  # stage 2 trains on a random run of at most this many patches per clip
     seed: int = 0
 
     @classmethod
     def smoke(cls) -> "FinetuneConfig":
         return cls(head_epochs=5, head_patience=2, finetune_epochs=1, finetune_patience=1)
+
+
+def _crop(acts: np.ndarray, n: int | None, rng) -> np.ndarray:
+    if n is None or len(acts) <= n:
+        return acts
+    a = int(rng.integers(0, len(acts) - n + 1))
+    return acts[a:a + n]
+
+
+def _flatten(acts_list) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged per-clip activations -> (all patches [N, h, w, c], clip index of each patch [N])."""
+    sizes = [len(a) for a in acts_list]
+    return np.concatenate(acts_list), np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
 
 
 class YamnetClassifier:
@@ -287,26 +304,34 @@ class YamnetClassifier:
     def __init__(self, base: Yamnet, labels, dropout: float = 0.0):
         self.base = base
         self.labels = list(labels)
+        # its own copy of the top blocks, so fine-tuning never changes the pretrained network other models share
+        self.top = build_top(base.top_blocks, base.p)
+        self.top.set_weights(base.top.get_weights())
         self.head = keras.Sequential([layers.Dropout(dropout), layers.Dense(len(self.labels))], name="head")
         self.head.build((None, EMBEDDING_SIZE))
+        acts = tf.TensorSpec([None, *trunk_output_shape(base.top_blocks, base.p)], tf.float32)
+        seg = tf.TensorSpec([None], tf.int32)
+        self._pooled_fn = tf.function(self._pooled, input_signature=[acts, seg])
+        self._logits_fn = tf.function(lambda a, s: self.head(self._pooled(a, s), training=False),
+                                      input_signature=[acts, seg])
 
-    def _pooled(self, acts_list) -> tf.Tensor:
-        sizes = [len(a) for a in acts_list]
-        flat = tf.concat([tf.cast(a, tf.float32) for a in acts_list], axis=0)
-        emb, _ = self.base.top(flat, training=False)     # BN layers are frozen (inference mode)
-        return tf.math.segment_mean(emb, tf.repeat(tf.range(len(sizes)), sizes))
+    def _pooled(self, flat, seg):
+        emb, _ = self.top(flat, training=False)   # BN frozen (inference mode)
+        return tf.math.segment_mean(emb, seg)
 
-    def pooled_embeddings(self, acts_list) -> np.ndarray:
-        """Clip embeddings [B, 1024]: the mean over the clip's patches."""
-        return self._pooled(acts_list).numpy()
+    def _batches(self, fn, acts_list, batch: int):
+        out = [fn(*_flatten([np.asarray(a, np.float32) for a in acts_list[i:i + batch]])).numpy()
+               for i in range(0, len(acts_list), batch)]
+        return np.concatenate(out) if out else None
 
-    def clip_logits(self, acts_list, training: bool = False) -> tf.Tensor:
-        """Logits [B, labels] of a batch of clips given their trunk activations."""
-        return self.head(self._pooled(acts_list), training=training)
+    def pooled_embeddings(self, acts_list, batch: int = 64) -> np.ndarray:
+        """Clip embeddings [B, 1024]: the mean over each clip's patches."""
+        out = self._batches(self._pooled_fn, acts_list, batch)
+        return out if out is not None else np.zeros((0, EMBEDDING_SIZE), np.float32)
 
     def predict_acts(self, acts_list, batch: int = 64) -> np.ndarray:
-        out = [tf.nn.softmax(self.clip_logits(acts_list[i:i + batch])).numpy() for i in range(0, len(acts_list), batch)]
-        return np.concatenate(out) if out else np.zeros((0, len(self.labels)))
+        out = self._batches(self._logits_fn, acts_list, batch)
+        return tf.nn.softmax(out).numpy() if out is not None else np.zeros((0, len(self.labels)))
 
     def predict_proba(self, waveform: np.ndarray) -> np.ndarray:
         return self.predict_acts([self.base.trunk_activations(waveform)])[0]
@@ -314,7 +339,7 @@ class YamnetClassifier:
     # one Keras model: patches -> per-patch logits; the clip's logits are their mean (the head is linear)
     def export_model(self) -> keras.Model:
         inp = layers.Input((self.base.p.patch_frames, self.base.p.mel_bands), name="patches")
-        emb, _ = self.base.top(self.base.trunk(inp))
+        emb, _ = self.top(self.base.trunk(inp))
         return keras.Model(inp, self.head.layers[-1](emb), name="yamnet_finetuned")
 
     def save(self, path) -> Path:
@@ -349,94 +374,100 @@ class SavedYamnetClassifier:
         return self._fn(tf.constant(waveform, tf.float32)).numpy()
 
 
-def _class_weights(y: np.ndarray, n: int) -> np.ndarray:
-    counts = np.bincount(y, minlength=n).astype(float)
-    return len(y) / (n * np.clip(counts, 1, None))
+def _weighted_ce(logits, y, w):
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+    return tf.reduce_sum(ce * w) / tf.reduce_sum(w)
 
 
-def finetune(base: Yamnet, labels, train_acts: dict, train_y: np.ndarray, val_acts: dict, val_y: np.ndarray,
-             cfg: FinetuneConfig = FinetuneConfig(), progress: bool = True):
-    """Two-stage fine-tuning with class-weighted cross-entropy and early stopping on validation loss.
+def _pool_versions(clf: "YamnetClassifier", train: TrainSet) -> TrainSet:
+    """The training set with every version's trunk activations replaced by its pooled embedding (frozen top)."""
+    sizes = [len(v) for v in train.versions]
+    flat = clf.pooled_embeddings([a for v in train.versions for a in v])
+    return TrainSet([list(p) for p in np.split(flat, np.cumsum(sizes)[:-1])], train.y, train.weight)
 
-    ``train_acts``/``val_acts``: {'orig': [acts per clip], 'bl4k': [...]} (same clip order as the labels).
+
+def finetune(base: Yamnet, labels, train: TrainSet, val: dict, val_y: np.ndarray, val_w: np.ndarray | None = None,
+             cfg: FinetuneConfig = FinetuneConfig(), progress: bool = True, pooled: tuple | None = None):
+    """Two-stage fine-tuning with weighted cross-entropy and early stopping on the weighted validation loss.
+
+    ``train``: trunk activations of every version of every training clip, labels and loss weights
+    (`crysense.trainset`); each epoch trains on one version per clip, drawn at random.
+    ``val``: {'orig': [acts per clip], optionally 'bl4k': [...]}; ``val_w``: validation loss weights
+    (default: class-balanced). Stage 1 trains a new head on the frozen pooled embeddings; stage 2 unfreezes the
+    top blocks and is kept only if it lowers the validation loss. Train steps are compiled (tf.function).
+    ``pooled``: (train, val) as above but holding the frozen pooled embeddings (`clip_embeddings`), when the caller
+    has them already (leave-one-source-out reuses them for every fold).
     Returns (classifier, history DataFrame with stage, epoch, losses and accuracies).
     """
     import pandas as pd
-    from tqdm import tqdm
 
     tf.keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     clf = YamnetClassifier(base, labels, cfg.dropout)
-    weights = tf.constant(_class_weights(train_y, len(labels)), tf.float32)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
-    history = []
+    val_w = class_balanced_weights(val_y, len(labels)) if val_w is None else np.asarray(val_w, float)
+    history: list[dict] = []
 
-    def weighted_loss(logits, y):
-        y = tf.constant(y)
-        return tf.reduce_sum(loss_fn(y, logits) * tf.gather(weights, y)) / tf.reduce_sum(tf.gather(weights, y))
+    def evaluate(inputs: dict, proba_of):
+        out = {}
+        for variant in [v for v in ("orig", "bl4k") if v in inputs]:
+            p = proba_of(inputs[variant])
+            sfx = "" if variant == "orig" else f"_{variant}"
+            out[f"val_loss{sfx}"] = weighted_nll(p, val_y, val_w)
+            out[f"val_acc{sfx}"] = float(np.mean(p.argmax(1) == val_y))
+        return out
 
-    # stage 1 sees the top frozen: its pooled embeddings are computed once, not every epoch
-    def pooled_embeddings(acts):
-        return np.concatenate([clf.pooled_embeddings(acts[i:i + 64]) for i in range(0, len(acts), 64)])
-
-    frozen = {(part, v): pooled_embeddings(src[v]) for part, src in (("train", train_acts), ("val", val_acts))
-              for v in ("orig", "bl4k")}
-
-    def forward(stage, part, variant_of, idx, training):
-        if stage == "head":
-            x = np.stack([frozen[(part, variant_of(j))][j] for j in idx])
-            return clf.head(x, training=training)
-        src = train_acts if part == "train" else val_acts
-        return clf.clip_logits([src[variant_of(j)][j] for j in idx], training=training)
-
-    def evaluate(stage, variant, y):
-        logits = tf.concat([forward(stage, "val", lambda j: variant, np.arange(i, min(i + 64, len(y))), False)
-                            for i in range(0, len(y), 64)], axis=0)
-        return float(weighted_loss(logits, y)), float(np.mean(np.argmax(logits, 1) == y))
-
-    def run_stage(stage, variables, lr, epochs, patience):
+    def make_step(forward, variables, lr):
         opt = keras.optimizers.Adam(lr)
-        best = (np.inf, [v.numpy() for v in variables])
-        bad = 0
-        for _ in tqdm(range(epochs), desc=f"YAMNet {stage}", disable=not progress):
-            order = rng.permutation(len(train_y))
-            use_bl = rng.random(len(train_y)) < cfg.band_limit_prob
-            losses, correct = [], 0
+
+        @tf.function(reduce_retracing=True)
+        def step(inputs, y, w):
+            with tf.GradientTape() as tape:
+                logits = forward(*inputs)
+                loss = _weighted_ce(logits, y, w)
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss, logits
+        return step
+
+    def epoch_loop(data: TrainSet, step, inputs_of):
+        w = data.weight.astype(np.float32)
+
+        def run_epoch(_):
+            picked, order = data.pick(rng), rng.permutation(len(data))
+            total, correct = 0.0, 0
             for i in range(0, len(order), cfg.batch_size):
                 idx = order[i:i + cfg.batch_size]
-                with tf.GradientTape() as tape:
-                    logits = forward(stage, "train", lambda j: "bl4k" if use_bl[j] else "orig", idx, True)
-                    loss = weighted_loss(logits, train_y[idx])
-                opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-                losses.append(float(loss) * len(idx))
-                correct += int(np.sum(np.argmax(logits, 1) == train_y[idx]))
-            val_loss, val_acc = evaluate(stage, "orig", val_y)
-            val_loss_bl, val_acc_bl = evaluate(stage, "bl4k", val_y)
-            history.append({"stage": stage, "epoch": len(history) + 1, "train_loss": sum(losses) / len(order),
-                            "train_acc": correct / len(order), "val_loss": val_loss, "val_acc": val_acc,
-                            "val_loss_bl4k": val_loss_bl, "val_acc_bl4k": val_acc_bl})
-            if val_loss < best[0] - 1e-4:
-                best, bad = (val_loss, [v.numpy() for v in variables]), 0
-            else:
-                bad += 1
-                if bad >= patience:
-                    break
-        for v, w in zip(variables, best[1]):
-            v.assign(w)
-        return best[0]
+                loss, logits = step(inputs_of([picked[j] for j in idx]), tf.constant(data.y[idx], tf.int32),
+                                    tf.constant(w[idx]))
+                total += float(loss) * float(w[idx].sum())
+                correct += int(np.sum(np.argmax(logits, 1) == data.y[idx]))
+            return {"train_loss": total / float(w.sum()), "train_acc": correct / len(data)}
+        return run_epoch
 
+    def stage(name, variables, step, data, inputs_of, val_inputs, proba_of, epochs, patience):
+        return fit(epoch_loop(data, step, inputs_of), lambda: evaluate(val_inputs, proba_of),
+                   lambda: [v.numpy() for v in variables], lambda s: [v.assign(x) for v, x in zip(variables, s)],
+                   epochs, patience, f"YAMNet {name}", progress, history=history, extra={"stage": name})[1]
+
+    # stage 1 sees the top frozen: every version's pooled embedding is computed once, not every epoch
     head_vars = clf.head.trainable_variables
-    best_head = run_stage("head", head_vars, cfg.head_lr, cfg.head_epochs, cfg.head_patience)
-    saved = [v.numpy() for v in base.top.weights]
-    top_vars = [v for v in base.top.trainable_variables if "dense" not in v.name] + head_vars
-    head_saved = [v.numpy() for v in head_vars]
-    best_ft = run_stage("fine-tune", top_vars, cfg.finetune_lr, cfg.finetune_epochs, cfg.finetune_patience) \
-        if cfg.finetune_epochs else np.inf
+    pooled_train, pooled_val = pooled or (_pool_versions(clf, train), {k: clf.pooled_embeddings(v) for k, v in val.items()})
+    best_head = stage("head", head_vars, make_step(lambda x: clf.head(x, training=True), head_vars, cfg.head_lr),
+                      pooled_train, lambda xs: (tf.constant(np.stack(xs)),), {k: np.stack(v) for k, v in pooled_val.items()},
+                      lambda x: tf.nn.softmax(clf.head(x, training=False)).numpy(), cfg.head_epochs, cfg.head_patience)
+    saved_top, saved_head = [v.numpy() for v in clf.top.weights], [v.numpy() for v in head_vars]
+    top_vars = [v for v in clf.top.trainable_variables if "dense" not in v.name] + head_vars
+    best_ft = np.inf
+    if cfg.finetune_epochs:
+        best_ft = stage("fine-tune", top_vars,
+                        make_step(lambda a, s: clf.head(clf._pooled(a, s), training=True), top_vars, cfg.finetune_lr),
+                        train, lambda xs: tuple(tf.constant(t) for t in _flatten(
+                            [np.asarray(_crop(a, cfg.crop_patches, rng), np.float32) for a in xs])),
+                        val, clf.predict_acts, cfg.finetune_epochs, cfg.finetune_patience)
     kept = "fine-tune" if best_ft < best_head else "head"
     if kept == "head":   # unfreezing did not help validation: back to the frozen top + stage-1 head
-        for v, w in zip(base.top.weights, saved):
+        for v, w in zip(clf.top.weights, saved_top):
             v.assign(w)
-        for v, w in zip(head_vars, head_saved):
+        for v, w in zip(head_vars, saved_head):
             v.assign(w)
     hist = pd.DataFrame(history)
     hist.attrs.update(kept=kept, best_val_loss_head=best_head, best_val_loss_finetune=best_ft)
@@ -476,29 +507,22 @@ def sanity_check(model, k: int = 10):
     return pd.DataFrame(rows)
 
 
-def split_activations(base: Yamnet, df, loader, cache_dir, progress: bool = True) -> dict:
-    """{(split, variant): [trunk activations per clip, in manifest order]} for 'orig' and 'bl4k' audio."""
-    from .config import SPLITS
-    cache = TrunkCache(base, cache_dir)
-    out = {}
-    for variant in ("orig", "bl4k"):
-        acts = cache.get(df, loader, variant, progress)
-        for split in SPLITS:
-            out[(split, variant)] = [acts[s] for s in df.loc[df["split"] == split, "sha256"]]
-    return out
-
-
 def zero_shot(base: Yamnet, acts: dict, labels) -> dict:
-    """Zero-shot probabilities per (split, variant) from the pretrained AudioSet head."""
+    """Zero-shot probabilities per key (e.g. (split, version)) from the pretrained AudioSet head."""
+    return {key: zero_shot_proba(base.clip_outputs(clips)[1], base.class_names, labels) for key, clips in acts.items()}
+
+
+def clip_embeddings(base: Yamnet, inputs: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    """Frozen AudioSet YAMNet embedding (mean over patches, 1024-d) of every clip version in ``inputs``
+    ({version: {sha256: trunk activations}}), same layout."""
     out = {}
-    for key, clips in acts.items():
-        scores = np.stack([base.embed_scores(a.astype(np.float32))[1].mean(0) for a in clips])
-        out[key] = zero_shot_proba(scores, base.class_names, labels)
+    for version, acts in inputs.items():
+        keys = list(acts)
+        out[version] = dict(zip(keys, base.clip_outputs([acts[k] for k in keys])[0]))
     return out
 
 
-def clip_embeddings(base: Yamnet, df, loader, cache_dir, variant: str = "orig", progress: bool = True) -> np.ndarray:
-    """Frozen AudioSet YAMNet embedding of each clip (mean over patches) [n, 1024], from the trunk cache;
-    ``variant`` 'bl4k' for the clips band-limited to 4 kHz."""
-    acts = TrunkCache(base, cache_dir).get(df, loader, variant, progress)
-    return np.stack([base.embed_scores(acts[s].astype(np.float32))[0].mean(0) for s in df["sha256"]])
+def embeddings_of(base: Yamnet, rows, clips, cache_dir, version: str = "orig", progress: bool = True) -> np.ndarray:
+    """Frozen AudioSet YAMNet embeddings [n, 1024] of ``rows`` (one version), in row order, from the trunk cache."""
+    acts = trunk_cache(base, cache_dir).get(rows, version, clips, progress)
+    return base.clip_outputs([acts[s] for s in rows["sha256"]])[0]
