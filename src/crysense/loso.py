@@ -117,7 +117,8 @@ def run(df: pd.DataFrame, members: dict[str, Member], plan: dict[str, list[Recip
         # a source the recipe never trains on (and that shares no group with one it does) leaves the training
         # data as it is: the model trained for the grouped test, or for an earlier such fold, serves it too
         train = select(df, recipe, "train", held)
-        key = (member, recipe.name, tuple(train["sha256"]), tuple(select(df, recipe, "val", held)["sha256"]))
+        key = (member, recipe.name, tuple(train["sha256"]), tuple(select(df, recipe, "val", held)["sha256"]),
+               held if recipe.augment else "")   # which views a fold may use depends on the held-out source
         if key not in trained:
             trained[key] = members[member](recipe, held)
         rows = _rows_to_test(df, held)
@@ -216,8 +217,8 @@ def before_after_table(pred: pd.DataFrame, systems: dict[str, str], before: str,
         r = r.reindex(table.index)
         if before in r and after in r:
             table[column] = [f"{fmt(b)} → {fmt(a)}" for b, a in zip(r[before], r[after])]
-        elif after in r:
-            table[column] = [fmt(a) for a in r[after]]
+        elif after in r or len(r.columns) == 1:   # one recipe only (the last, or none for an untrained reference)
+            table[column] = [fmt(a) for a in r[after if after in r else r.columns[0]]]
     if grouped_system:
         g = rec[(rec["held_out"] == GROUPED) & (rec["system"] == grouped_system) & (rec["recipe"] == after)]
         g = g.set_index(key)
@@ -289,3 +290,14 @@ def plot_loso(pred: pd.DataFrame, systems: dict[str, str], recipes: list[str]):
     fig.suptitle("leave one source out: recall on a corpus the models never heard (dotted: the goals)")
     fig.tight_layout()
     return fig
+
+
+def zero_shot_member(base, inputs, labels) -> Member:
+    """YAMNet's AudioSet classes mapped to ours (`yamnet.zero_shot`): trained on none of our sources, the
+    reference every held-out figure can be read against."""
+    from .yamnet import zero_shot
+
+    def member(recipe: Recipe, held_out: str | None) -> dict:
+        proba = lambda rows: zero_shot(base, {0: [inputs["orig"][s] for s in rows["sha256"]]}, labels)[0]
+        return {"val": None, "val_y": None, "predict": proba}
+    return member

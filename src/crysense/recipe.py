@@ -49,6 +49,7 @@ LADDER = (
            augment=True),
 )
 BEFORE, FINAL = LADDER[0], LADDER[-1]
+UNTRAINED = Recipe("no training: AudioSet classes mapped")   # the zero-shot reference, in tables beside the ladder
 
 
 def recipe_by_name(name: str) -> Recipe:
