@@ -21,16 +21,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
+from tf_keras import layers  # noqa: E402
+
+from .clipcache import ClipCache  # noqa: E402
+from .config import REPO_ROOT  # noqa: E402
+from .trainset import TrainSet  # noqa: E402
+from .training import class_balanced_weights, fit, weighted_nll  # noqa: E402
 
 # every fine-tuned classifier compiles its own steps, so leave-one-source-out's dozens of classifiers would each
 # log a "retracing" warning that says nothing useful
 tf.get_logger().setLevel("ERROR")
-from tf_keras import layers  # noqa: E402
-
-from .config import REPO_ROOT  # noqa: E402
-from .clipcache import ClipCache  # noqa: E402
-from .trainset import TrainSet  # noqa: E402
-from .training import class_balanced_weights, fit, weighted_nll  # noqa: E402
 
 TFHUB_HANDLE = "https://tfhub.dev/google/yamnet/1"
 LOCAL_WEIGHTS_DIR = Path(os.environ.get("CRYSENSE_YAMNET_WEIGHTS") or REPO_ROOT.parent / "shared" / "weights" / "yamnet")
@@ -277,19 +277,11 @@ class FinetuneConfig:
     finetune_patience: int = 3
     batch_size: int = 32
     dropout: float = 0.3
-    crop_patches: int | None = None  # stage 2 trains on a random run of at most this many patches per clip
     seed: int = 0
 
     @classmethod
     def smoke(cls) -> "FinetuneConfig":
         return cls(head_epochs=5, head_patience=2, finetune_epochs=1, finetune_patience=1)
-
-
-def _crop(acts: np.ndarray, n: int | None, rng) -> np.ndarray:
-    if n is None or len(acts) <= n:
-        return acts
-    a = int(rng.integers(0, len(acts) - n + 1))
-    return acts[a:a + n]
 
 
 def _flatten(acts_list) -> tuple[np.ndarray, np.ndarray]:
@@ -460,8 +452,7 @@ def finetune(base: Yamnet, labels, train: TrainSet, val: dict, val_y: np.ndarray
     if cfg.finetune_epochs:
         best_ft = stage("fine-tune", top_vars,
                         make_step(lambda a, s: clf.head(clf._pooled(a, s), training=True), top_vars, cfg.finetune_lr),
-                        train, lambda xs: tuple(tf.constant(t) for t in _flatten(
-                            [np.asarray(_crop(a, cfg.crop_patches, rng), np.float32) for a in xs])),
+                        train, lambda xs: tuple(tf.constant(t) for t in _flatten([np.asarray(a, np.float32) for a in xs])),
                         val, clf.predict_acts, cfg.finetune_epochs, cfg.finetune_patience)
     kept = "fine-tune" if best_ft < best_head else "head"
     if kept == "head":   # unfreezing did not help validation: back to the frozen top + stage-1 head
