@@ -83,3 +83,16 @@ def test_clip_cache_computes_once_per_version(corpus, tmp_path):
     n = len(calls)
     again = cache.inputs(df, clips, ["orig", "view0"], progress=False)
     assert len(calls) == n and all(np.array_equal(first[v][s], again[v][s]) for v in first for s in first[v])
+
+
+def test_a_view_drawn_from_another_background_pool_is_another_cache_entry(corpus, tmp_path):
+    df, loader = corpus
+    params = augment.AugmentParams(views=1, mix_prob=1.0, n_rooms=2)
+    row = df.iloc[0]
+    before = ClipVersions(df, loader, params, tmp_path / "cache")
+    moved = df.assign(split=df["split"].where(df["sha256"] != "sha1", "val"))   # its only background leaves train
+    after = ClipVersions(moved, loader, params, tmp_path / "cache")
+    assert before.recipe(row, "view0").background == "sha1" and after.recipe(row, "view0").background == ""
+    assert before.entry(row, "view0") != after.entry(row, "view0")
+    assert before.entry(row, "orig") == after.entry(row, "orig") == "sha0"
+    assert not np.allclose(before.audio(row, "view0"), after.audio(row, "view0"))

@@ -3,11 +3,15 @@
 A *version* of a manifest row is its audio as recorded (``orig``), 8 kHz round-tripped (``bl4k``: nothing
 above 4 kHz, the bandwidth ablation) or augmented (``view<k>``, `crysense.augment`). ``ClipCache`` keeps any
 per-clip array computed from a version (YAMNet trunk activations, Wav2Vec2/HuBERT lower-layer states) on
-disk under ``<cache>/<tag>/<version>/<sha256>.npy``: the tag names the computation (network and weights),
-the sha256 the clip's decoded audio, so a changed model or clip never reads a stale entry.
+disk under ``<cache>/<tag>/<version>/<entry>.npy``: the tag names the computation (network and weights), the
+entry the clip's decoded audio (sha256) and, for a view, what made it (``ClipVersions.entry``), so a changed
+model, clip or augmentation never reads a stale entry.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -36,12 +40,21 @@ class ClipVersions:
         self.cache_dir = Path(cache_dir or loader.cache.dir.parent)
         self.dir = self.cache_dir / "augment" / f"views_{augment.key()}"
         self._maker = None
+        self._recipes: dict = {}
 
     @property
     def maker(self) -> ViewMaker:
         if self._maker is None:
             self._maker = ViewMaker(self.df, self.loader, self.augment, self.cache_dir)
         return self._maker
+
+    def entry(self, row, version: str) -> str:
+        """The cache name of ``version`` of ``row``: its sha256, and for a view what made it (augmentation
+        parameters and the drawn recipe: a view drawn from another background pool is another entry)."""
+        if not version.startswith("view"):
+            return row["sha256"]
+        recipe = json.dumps(dataclasses.asdict(self.recipe(row, version)), sort_keys=True)
+        return f"{row['sha256']}_{version}_{hashlib.sha256((self.augment.key() + recipe).encode()).hexdigest()[:12]}"
 
     def audio(self, row, version: str) -> np.ndarray:
         if version == "orig":
@@ -50,7 +63,7 @@ class ClipVersions:
             return band_limit(self.loader.load_row(row))
         if not version.startswith("view"):
             raise ValueError(f"unknown version {version!r}")
-        path = self.dir / f"{row['sha256']}_{version}.npy"
+        path = self.dir / f"{self.entry(row, version)}.npy"
         if path.exists():
             return np.load(path).astype(np.float32) / 32767.0
         x, _ = self.maker.render(row, int(version[4:]))
@@ -58,8 +71,13 @@ class ClipVersions:
         return x
 
     def recipe(self, row, version: str) -> ViewRecipe | None:
-        """What was done to make ``version`` of ``row`` (None for 'orig' and 'bl4k')."""
-        return self.maker.recipe(row, int(version[4:])) if version.startswith("view") else None
+        """What was done to make ``version`` of ``row`` (None for 'orig' and 'bl4k'); drawn once per process."""
+        if not version.startswith("view"):
+            return None
+        key = (row["sha256"], version)
+        if key not in self._recipes:
+            self._recipes[key] = self.maker.recipe(row, int(version[4:]))
+        return self._recipes[key]
 
     def view_table(self, rows: pd.DataFrame, views: int) -> pd.DataFrame:
         """One row per (clip, view): its recipe (background source and group included), for filtering and
@@ -75,22 +93,23 @@ class ClipVersions:
 
     def render(self, rows: pd.DataFrame, versions, workers: int = 2, progress: bool = True) -> None:
         """Render and cache the missing augmented views of ``rows`` (in parallel: ffmpeg and convolution)."""
+        from concurrent.futures import as_completed
+
         from tqdm import tqdm
         todo = [(i, v) for i, (_, row) in enumerate(rows.iterrows()) for v in versions
-                if v.startswith("view") and not (self.dir / f"{row['sha256']}_{v}.npy").exists()]
+                if v.startswith("view") and not (self.dir / f"{self.entry(row, v)}.npy").exists()]
         if not todo:
             return
-        self.maker.rirs   # the impulse-response bank is built (and cached) once, before the workers start
         if workers <= 1 or len(todo) < 32:
             _render_chunk(self, rows.iloc[[i for i, _ in todo]], [v for _, v in todo])
             return
-        chunks = [todo[i::workers] for i in range(workers)]
+        chunks = [todo[i:i + 64] for i in range(0, len(todo), 64)]
         # spawned, not forked: the caller may hold TensorFlow / PyTorch thread pools that a fork would copy
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-            futures = [ex.submit(_render_chunk, self, rows.iloc[[i for i, _ in c]], [v for _, v in c])
-                       for c in chunks if c]
-            for f in tqdm(futures, desc="augmented views", disable=not progress):
-                f.result()
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex, \
+                tqdm(total=len(todo), desc="augmented views", disable=not progress) as bar:
+            futures = [ex.submit(_render_chunk, self, rows.iloc[[i for i, _ in c]], [v for _, v in c]) for c in chunks]
+            for f in as_completed(futures):
+                bar.update(f.result())
 
 
 def _render_chunk(versions: ClipVersions, rows: pd.DataFrame, which: list[str]) -> int:
@@ -113,7 +132,7 @@ class ClipCache:
         out = {}
         for _, row in tqdm(rows.iterrows(), total=len(rows), desc=f"{desc or self.dir.name} ({version})",
                            disable=not progress):
-            f = self.dir / version / f"{row['sha256']}.npy"
+            f = self.dir / version / f"{clips.entry(row, version)}.npy"
             if f.exists():
                 out[row["sha256"]] = np.load(f)
                 continue
