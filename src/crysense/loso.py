@@ -69,16 +69,6 @@ def macro_f1_table(pred: pd.DataFrame, by=("system", "recipe", "held_out")) -> p
     return pd.DataFrame(rows)
 
 
-def worst_case(recalls: pd.DataFrame, by=("system", "recipe")) -> pd.DataFrame:
-    """Per system and recipe: the lowest and the mean held-out recall of each label (the goals are stated as
-    'on every held-out source', so the minimum is the figure that decides)."""
-    g = recalls.groupby([*by, "label"], sort=False)["recall"]
-    t = g.agg(["min", "mean"]).unstack("label")
-    t.columns = [f"{stat} recall {lab}" for stat, lab in t.columns]
-    order = [f"{s} recall {lab}" for lab in LABELS for s in ("min", "mean") if f"{s} recall {lab}" in t.columns]
-    return t[order]
-
-
 @dataclasses.dataclass
 class LosoRun:
     """Everything a LOSO run produced, kept together for the report."""
