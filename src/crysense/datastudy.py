@@ -179,23 +179,26 @@ def summary_markdown(df: pd.DataFrame, quarantine: pd.DataFrame) -> str:
     """The README's data table: clips (groups) per label and split, and what was quarantined."""
     from .manifest import reason_kind
 
-    lines = ["| label | " + " | ".join(SPLITS) + " | total |", "|---|" + "---:|" * (len(SPLITS) + 1)]
-    for label in LABELS:
-        d = df[df["label"] == label]
-        cells = [f"{(d['split'] == s).sum()} ({d.loc[d['split'] == s, 'group'].nunique()})" for s in SPLITS]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(d)} ({d['group'].nunique()}) |")
-    cells = [f"{(df['split'] == s).sum()} ({df.loc[df['split'] == s, 'group'].nunique()})" for s in SPLITS]
-    lines.append("| **all** | " + " | ".join(cells) + f" | {len(df)} ({df['group'].nunique()}) |")
+    def cells(d):
+        return [f"{(d['split'] == s).sum()} ({d.loc[d['split'] == s, 'group'].nunique()})" for s in SPLITS] + \
+            [f"{len(d)} ({d['group'].nunique()})"]
+
+    def table(by: str, keys) -> list[str]:
+        lines = [f"| {by} | " + " | ".join(SPLITS) + " | total |", "|---|" + "---:|" * (len(SPLITS) + 1)]
+        lines += [f"| {k} | " + " | ".join(cells(df[df[by] == k])) + " |" for k in keys]
+        return lines + ["| **all** | " + " | ".join(cells(df)) + " |"]
+
     kinds = quarantine["reason"].map(reason_kind).value_counts()
     left_out = ", ".join(f"{n} {k}" for k, n in kinds.items())
-    return ("Clips (groups) per split, from `data_manifest.csv`:\n\n" + "\n".join(lines) +
+    return ("Clips (groups) per split, from `data_manifest.csv`:\n\n" + "\n".join(table("label", LABELS)) +
+            "\n\nPer source:\n\n" + "\n".join(table("source", sorted(df["source"].unique()))) +
             f"\n\nLeft out ({len(quarantine)}, listed with reasons in `data_quarantine.csv`): {left_out}.")
 
 
 def view_examples(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """One training clip per label, for showing what augmentation does to it."""
     train = df[df["split"] == "train"]
-    return train.groupby("label").sample(1, random_state=seed).reindex(columns=df.columns).reset_index(drop=True)
+    return train.groupby("label").sample(1, random_state=seed).reset_index(drop=True)
 
 
 def plot_views(rows: pd.DataFrame, clips, views: int):
