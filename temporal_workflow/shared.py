@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from crysense.alerts import AlertRule, AlertState
+
 TASK_QUEUE = "crysense"
 DEFAULT_ADDRESS = os.environ.get("CRYSENSE_TEMPORAL_ADDRESS", "127.0.0.1:7233")
 BAD_AUDIO = "BadAudio"   # ApplicationError type of a chunk that can never be classified
@@ -37,27 +39,25 @@ class ChunkOutcome:
     alert: bool = False
 
 
-@dataclass
-class AlertParams:
-    """Debounced alert: on when at least ``n`` of the last ``m`` classified chunks are ``label``; off again
-    when none of the last ``m`` are (hysteresis: one stray window neither raises nor clears it)."""
-    n: int = 2
-    m: int = 3
-    label: str = "crying"
+# The alert rule of `crysense.alerts` (pure dataclasses, safe in the workflow sandbox): on when n of the last m
+# chunks reach the p(crying) threshold, off when none do, a minimum gap between alerts. One implementation for
+# the workflow, the CLI and the study's streaming evaluation.
+AlertParams = AlertRule
 
 
 @dataclass
 class StreamState:
     """Everything a stream workflow carries across continue-as-new."""
     stream_id: str
-    alert_params: AlertParams = field(default_factory=AlertParams)
+    alert_params: AlertRule = field(default_factory=AlertRule)
     pending: list[ChunkRef] = field(default_factory=list)
     last_index: int = -1                                     # highest chunk index received (order check)
     processed: int = 0
     errors: int = 0
-    recent_labels: list[str] = field(default_factory=list)   # last m labels ('' for errors)
+    alert_state: AlertState = field(default_factory=AlertState)
+    last_start_s: float = 0.0                                # stream time of the last processed chunk
     alert: bool = False
-    alert_events: list[dict] = field(default_factory=list)   # {"index", "start_s", "alert"}
+    alert_events: list[dict] = field(default_factory=list)   # {"index", "start_s", "alert", "p", "reason"}
     label_counts: dict[str, int] = field(default_factory=dict)
     ended: bool = False
     runs: int = 1                                            # 1 + number of continue-as-new

@@ -12,6 +12,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from crysense import alerts
+
     from .shared import BAD_AUDIO, ChunkOutcome, ChunkRef, Classification, StreamState, StreamSummary
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -86,25 +88,25 @@ class StreamWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 s.runs += 1
                 workflow.continue_as_new(args=[s, self.heartbeat_s])
+        if (event := alerts.finish(s.alert_state, s.last_start_s)) is not None:   # the stream ended mid-alert
+            s.alert_events.append({"index": s.last_index, "start_s": event.time_s, "alert": False, "p": None,
+                                   "reason": event.reason})
+            s.alert = False
         return StreamSummary(s.stream_id, s.processed, s.errors, s.label_counts, s.alert_events, s.runs)
 
     def _update(self, outcome: ChunkOutcome) -> None:
-        s, p = self.state, self.state.alert_params
+        s, rule = self.state, self.state.alert_params
         s.processed += 1
         s.errors += bool(outcome.error)
         if outcome.label:
             s.label_counts[outcome.label] = s.label_counts.get(outcome.label, 0) + 1
-        s.recent_labels = (s.recent_labels + [outcome.label])[-p.m:]
-        hits = sum(lab == p.label for lab in s.recent_labels)
-        alert = s.alert
-        if not s.alert and hits >= p.n:
-            alert = True
-        elif s.alert and hits == 0:
-            alert = False
-        if alert != s.alert:
-            s.alert_events.append({"index": outcome.index, "start_s": outcome.start_s, "alert": alert})
-        s.alert = alert
-        outcome.alert = alert
+        p = outcome.probabilities.get(rule.label) if not outcome.error else None
+        event = alerts.step(rule, s.alert_state, p, outcome.start_s)
+        s.last_start_s = outcome.start_s
+        if event is not None:
+            s.alert_events.append({"index": outcome.index, "start_s": outcome.start_s, "alert": event.on,
+                                   "p": event.p, "reason": event.reason})
+        s.alert = outcome.alert = s.alert_state.on
 
     @workflow.signal
     def add_chunk(self, ref: ChunkRef) -> None:

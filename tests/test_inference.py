@@ -56,4 +56,11 @@ def test_cli_stream_from_raw_pcm(classifier, capsys):
     args = cli._args(["stream", "--json", "--window", "5", "--hop", "5"])
     assert cli.stream(args, classifier, io.BytesIO(pcm)) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert [x["start_s"] for x in lines] == [0.0, 5.0, 10.0]
+    windows = [x for x in lines if "start_s" in x]
+    assert [x["start_s"] for x in windows] == [0.0, 5.0, 10.0]
+    # the alert events are the shared rule's on these windows (threshold 0: every window counts)
+    args = cli._args(["stream", "--json", "--window", "5", "--hop", "5", "--threshold", "0", "--alert-n", "2",
+                      "--alert-m", "3"])
+    assert cli.stream(args, classifier, io.BytesIO(pcm)) == 0
+    events = [x for x in map(json.loads, capsys.readouterr().out.splitlines()) if "event" in x]
+    assert [(e["event"], e["time_s"]) for e in events] == [("alert on", 5.0), ("alert off", 12.0)]

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio  # noqa: F401  (asyncio fixtures)
 
 from conftest import noise, tone, write
+from crysense import alerts
 from crysense.inference import Classifier
 from temporal_workflow import client as tclient
 from temporal_workflow.shared import AlertParams, ChunkRef
@@ -84,7 +85,9 @@ async def test_single_clip_workflow(env, classifier, stores, tmp_path):
 async def test_stream_stores_one_row_per_chunk_and_survives_bad_chunks(env, classifier, stores):
     queue, audio, results = f"q-{uuid.uuid4().hex[:8]}", *stores
     async with running_worker(env, classifier, stores, queue):
-        handle = await tclient.start_stream(env.client, "s1", AlertParams(2, 3), task_queue=queue, max_chunks_per_run=3)
+        # threshold 0: every classified chunk counts, so the alert follows the good and bad chunks exactly
+        handle = await tclient.start_stream(env.client, "s1", AlertParams(2, 3, threshold=0.0), task_queue=queue,
+                                            max_chunks_per_run=3)
         keys = [audio.put_samples(noise(5.0, seed=i)) for i in range(3)]
         keys.insert(1, audio.put_bytes(b"RIFF corrupt chunk" * 10, ".wav"))     # corrupt
         keys.insert(3, audio.put_samples(np.zeros(5 * 16000, np.float32)))      # silent
@@ -101,6 +104,12 @@ async def test_stream_stores_one_row_per_chunk_and_survives_bad_chunks(env, clas
     assert [r["status"] for r in rows] == ["ok", "error", "ok", "error", "ok", "error"]
     assert "not decodable" in rows[1]["error"] and "near-silent" in rows[3]["error"] and "too short" in rows[5]["error"]
     assert summary.processed == 6 and summary.errors == 3 and summary.runs >= 2   # continued as new at least once
+    # the workflow's alert is the shared rule's on the stored results (and it survived continue-as-new)
+    expected = alerts.run(AlertParams(2, 3, threshold=0.0), [r["p_crying"] for r in rows], [r["start_s"] for r in rows],
+                          end_s=rows[-1]["start_s"])
+    assert [(e["start_s"], e["alert"]) for e in summary.alert_events] == [(e.time_s, e.on) for e in expected] == \
+        [(10.0, True), (25.0, False)]
+    assert [r["alert"] for r in rows] == [0, 0, 1, 1, 1, 1]
 
 
 @ASYNC

@@ -2,7 +2,9 @@
 
 Each file is classified on its own: a bad file gets a clear error (and the exit code is 1), the others are
 still classified. ``stream`` reads raw 16 kHz mono 16-bit little-endian PCM from standard input (e.g.
-``ffmpeg -i in.mp3 -f s16le -ac 1 -ar 16000 - | python -m crysense stream``) and prints one line per window.
+``ffmpeg -i in.mp3 -f s16le -ac 1 -ar 16000 - | python -m crysense stream``) and prints one line per window,
+and a line for each alert event (`crysense.alerts`: on when n of the last m windows reach the p(crying)
+threshold, off when none of them do).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .alerts import AlertRule
 from .config import LABELS
 
 
@@ -27,6 +30,14 @@ def _args(argv):
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
         if name == "classify":
             p.add_argument("files", nargs="+")
+        else:
+            rule = AlertRule()
+            p.add_argument("--threshold", type=float, default=rule.threshold,
+                           help=f"a window counts as crying when p(crying) reaches this (default {rule.threshold})")
+            p.add_argument("--alert-n", type=int, default=rule.n, help=f"alert on: n of the last m windows count (default {rule.n})")
+            p.add_argument("--alert-m", type=int, default=rule.m, help=f"... of the last m; off when none of them do (default {rule.m})")
+            p.add_argument("--min-gap", type=float, default=rule.min_gap_s,
+                           help="seconds after an alert ended before the next may start (default 0)")
     return ap.parse_args(argv)
 
 
@@ -64,27 +75,44 @@ def classify(args, clf=None) -> int:
     return 1 if failed else 0
 
 
+def _event_line(event, as_json: bool) -> str:
+    what = "alert on" if event.on else "alert off"
+    if as_json:
+        return json.dumps({"event": what, "time_s": event.time_s, "p": event.p, "reason": event.reason})
+    return f"{'':>8}{event.time_s:8.1f} s  {what.upper()} ({event.reason})"
+
+
 def stream(args, clf=None, stdin=None) -> int:
+    """Windows of raw PCM from stdin, each classified and printed, and the alert events the rule
+    (`crysense.alerts`) raises on them."""
+    from . import alerts
     from .streaming import StreamChunker, WindowParams
     clf = clf or _classifier(args)
+    rule = alerts.AlertRule(n=args.alert_n, m=args.alert_m, threshold=args.threshold, min_gap_s=args.min_gap)
+    state = alerts.AlertState()
     chunker = StreamChunker(WindowParams(args.window, args.hop))
     source = stdin or sys.stdin.buffer
     block = 16_000 * 2   # one second of s16le
-    pending = b""
+    pending, end_s = b"", 0.0
 
     def report(windows):
         for start, x in windows:
             w = clf.classify_window(x, start)
-            line = json.dumps({"start_s": w.start_s, "end_s": w.end_s, "label": w.label, "probabilities": w.probabilities}) \
-                if args.json else _row(f"{w.start_s:8.1f}-{w.end_s:.1f}s", w.label, w.probabilities, 18)
-            print(line, flush=True)
+            print(json.dumps({"start_s": w.start_s, "end_s": w.end_s, "label": w.label, "probabilities": w.probabilities})
+                  if args.json else _row(f"{w.start_s:8.1f}-{w.end_s:.1f}s", w.label, w.probabilities, 18), flush=True)
+            if (event := alerts.step(rule, state, w.probabilities[rule.label], w.start_s)) is not None:
+                print(_event_line(event, args.json), flush=True)
 
     while data := source.read(block):
         data, pending = pending + data, b""
         if len(data) % 2:
             data, pending = data[:-1], data[-1:]
-        report(chunker.push(np.frombuffer(data, "<i2").astype(np.float32) / 32768.0))
+        samples = np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
+        end_s += len(samples) / 16_000
+        report(chunker.push(samples))
     report(chunker.flush())
+    if (event := alerts.finish(state, round(end_s, 3))) is not None:
+        print(_event_line(event, args.json), flush=True)
     return 0
 
 
