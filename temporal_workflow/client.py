@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from temporalio.client import Client
 
+from crysense.alerts import shipped_rule
+from crysense.config import get_paths
 from crysense.streaming import StreamChunker, WindowParams
 
 from .shared import DEFAULT_ADDRESS, TASK_QUEUE, AlertParams, ChunkRef, StreamState
@@ -114,7 +116,11 @@ async def main_async(args) -> int:
             print(json.dumps({"file": f, **outcome.__dict__}), flush=True)
         return 0
     stream_id = args.stream_id or uuid.uuid4().hex[:12]
-    handle = await start_stream(client, stream_id, AlertParams(args.alert_n, args.alert_m))
+    shipped = shipped_rule(os.environ.get("CRYSENSE_MODELS") or get_paths().models)
+    rule = AlertParams(n=shipped.n if args.alert_n is None else args.alert_n,
+                       m=shipped.m if args.alert_m is None else args.alert_m,
+                       threshold=shipped.threshold if args.threshold is None else args.threshold)
+    handle = await start_stream(client, stream_id, rule)
     if args.mic:
         blocks, speed = mic_blocks(args.seconds), None
     elif args.source == "-":
@@ -141,8 +147,11 @@ def main(argv=None) -> None:
     s.add_argument("--speed", type=float, default=1.0, help="file playback speed (1.0 = real time)")
     s.add_argument("--window", type=float, default=10.0)
     s.add_argument("--hop", type=float, default=5.0)
-    s.add_argument("--alert-n", type=int, default=2)
-    s.add_argument("--alert-m", type=int, default=3)
+    s.add_argument("--alert-n", type=int, help="alert on when n of the last m windows count (default: the models' "
+                   "operating point, models/operating_point.json, else 2)")
+    s.add_argument("--alert-m", type=int, help="... of the last m windows (default: the operating point, else 3)")
+    s.add_argument("--threshold", type=float, help="p(crying) a window needs to count (default: the operating "
+                   "point, else 0.5)")
     s.add_argument("--stream-id")
     args = ap.parse_args(argv)
     code = asyncio.run(main_async(args))

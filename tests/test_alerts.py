@@ -46,3 +46,10 @@ def test_rules_that_cannot_work_are_refused():
         alerts.AlertRule(n=4, m=3)
     with pytest.raises(ValueError):
         alerts.AlertRule(threshold=1.5)
+
+
+def test_the_shipped_operating_point_is_read_from_the_models_folder(tmp_path):
+    import json
+    assert alerts.shipped_rule(tmp_path) == alerts.AlertRule()
+    (tmp_path / "operating_point.json").write_text(json.dumps({"n": 3, "m": 4, "threshold": 0.8, "label": "crying"}))
+    assert alerts.shipped_rule(tmp_path) == alerts.AlertRule(n=3, m=4, threshold=0.8)

@@ -18,7 +18,8 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
         errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors
     for fig in ("data_class_counts", "data_durations", "data_example_spectrograms", "data_bandwidth_by_source",
-                "data_learning_curve", "data_augmented_views", "generalization_loso_recall"):
+                "data_learning_curve", "data_augmented_views", "generalization_loso_recall",
+                "monitor_false_alerts_vs_recall"):
         assert (out / "plots" / f"{fig}.pdf").stat().st_size > 1000
     assert (out / "data_manifest.csv").exists() and (out / "data_quarantine.csv").exists()
     # leave-one-source-out: every source held out, for every system and recipe the notebook planned
@@ -28,4 +29,9 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     assert set(held["held_out"]) == set(report["sources"]) and len(report["sources"]) >= 6
     for system, recipes in report["plan"].items():
         assert set(held.loc[held["system"] == system, "recipe"]) == set(recipes)
-    assert "Recordings from elsewhere" in (out / "models" / "MODEL_CARD.md").read_text()
+    card = (out / "models" / "MODEL_CARD.md").read_text()
+    assert "Recordings from elsewhere" in card and "false alerts per hour" in card
+    # the streaming evaluation ships an operating point, and the service reads it
+    from crysense.alerts import shipped_rule
+    point = json.loads((out / "models" / "operating_point.json").read_text())
+    assert shipped_rule(out / "models").threshold == point["threshold"] and set(point["test"]) >= {"episode_recall"}

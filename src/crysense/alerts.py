@@ -78,3 +78,15 @@ def run(rule: AlertRule, probabilities, times, end_s: float | None = None) -> li
     if end_s is not None and (event := finish(state, end_s)) is not None:
         events.append(event)
     return events
+
+
+def shipped_rule(models_dir) -> AlertRule:
+    """The rule chosen by the streaming evaluation (``models/operating_point.json``, notebook 05c) when the
+    models folder holds one, else the default rule."""
+    import json
+    from pathlib import Path
+    f = Path(models_dir) / "operating_point.json"
+    if not f.exists():
+        return AlertRule()
+    d = json.loads(f.read_text())
+    return AlertRule(n=d["n"], m=d["m"], threshold=d["threshold"], label=d.get("label", "crying"))

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from .alerts import AlertRule
-from .config import LABELS
+from .config import LABELS, get_paths
 
 
 def _args(argv):
@@ -31,12 +31,12 @@ def _args(argv):
         if name == "classify":
             p.add_argument("files", nargs="+")
         else:
-            rule = AlertRule()
-            p.add_argument("--threshold", type=float, default=rule.threshold,
-                           help=f"a window counts as crying when p(crying) reaches this (default {rule.threshold})")
-            p.add_argument("--alert-n", type=int, default=rule.n, help=f"alert on: n of the last m windows count (default {rule.n})")
-            p.add_argument("--alert-m", type=int, default=rule.m, help=f"... of the last m; off when none of them do (default {rule.m})")
-            p.add_argument("--min-gap", type=float, default=rule.min_gap_s,
+            shipped = "default: the models' operating point (models/operating_point.json), else"
+            p.add_argument("--threshold", type=float, help=f"a window counts as crying when p(crying) reaches this "
+                           f"({shipped} {AlertRule.threshold})")
+            p.add_argument("--alert-n", type=int, help=f"alert on: n of the last m windows count ({shipped} {AlertRule.n})")
+            p.add_argument("--alert-m", type=int, help=f"... of the last m; off when none of them do ({shipped} {AlertRule.m})")
+            p.add_argument("--min-gap", type=float, default=0.0,
                            help="seconds after an alert ended before the next may start (default 0)")
     return ap.parse_args(argv)
 
@@ -88,7 +88,11 @@ def stream(args, clf=None, stdin=None) -> int:
     from . import alerts
     from .streaming import StreamChunker, WindowParams
     clf = clf or _classifier(args)
-    rule = alerts.AlertRule(n=args.alert_n, m=args.alert_m, threshold=args.threshold, min_gap_s=args.min_gap)
+    shipped = alerts.shipped_rule(args.models or get_paths().models)
+    rule = alerts.AlertRule(n=shipped.n if args.alert_n is None else args.alert_n,
+                            m=shipped.m if args.alert_m is None else args.alert_m,
+                            threshold=shipped.threshold if args.threshold is None else args.threshold,
+                            min_gap_s=args.min_gap)
     state = alerts.AlertState()
     chunker = StreamChunker(WindowParams(args.window, args.hop))
     source = stdin or sys.stdin.buffer

@@ -140,9 +140,11 @@ def best_member(metrics: dict) -> tuple[str, dict]:
 def write_model_card(paths, df) -> Path:
     """``models/MODEL_CARD.md`` from the latest ``reports/metrics.json`` (notebook 05) and, when present,
     ``reports/generalization.json`` (notebook 05b)."""
-    gen = paths.reports / "generalization.json"
-    card = model_card(json.loads((paths.reports / "metrics.json").read_text()), df,
-                      json.loads(gen.read_text()) if gen.exists() else None)
+    def report(name):
+        f = paths.reports / f"{name}.json"
+        return json.loads(f.read_text()) if f.exists() else None
+
+    card = model_card(report("metrics"), df, report("generalization"), report("monitor"))
     out = paths.models / "MODEL_CARD.md"
     out.write_text(card)
     return out
@@ -161,6 +163,49 @@ def generalization_markdown(table, ladder, sources, seconds: float) -> str:
             "macro-F1 on the grouped test split):\n\n" + markdown_table(lad, index=False) +
             f"\n\nWritten by `notebooks/05b_generalization.ipynb` ({seconds / 60:.0f} min of leave-one-source-out "
             "training on 2 CPU cores).")
+
+
+def monitor_markdown(report: dict, chosen_system: str) -> str:
+    """The README's monitor section: every system at its validation-chosen operating point, measured on test streams."""
+    import pandas as pd
+    test = pd.DataFrame(report["test_at_point"]).set_index("system")
+    default = pd.DataFrame(report["default_rule_test"]).T
+    table = pd.DataFrame({
+        "operating point (p ≥ t, n of m)": [f"t={r.threshold:.2f}, {int(r.n)} of {int(r.m)}" for r in test.itertuples()],
+        "false alerts / h": test["false_alerts_per_hour"].map(lambda v: f"{v:.2f}"),
+        "episodes caught": [f"{r.episode_recall:.2f} ({int(round(r.episode_recall * r.episodes))}/{int(r.episodes)})"
+                            for r in test.itertuples()],
+        "latency median / p95 (s)": [f"{r.latency_median_s:.0f} / {r.latency_p95_s:.0f}" for r in test.itertuples()],
+        "before: false alerts / h, caught (p ≥ 0.5, 2 of 3)": [
+            f"{default.loc[s, 'false_alerts_per_hour']:.2f}, {default.loc[s, 'episode_recall']:.2f}" for s in test.index]},
+        index=test.index)
+    point = report["operating_point"]
+    val_hours = sum(s["hours"] for s in report["streams"]["val"] if not s["episodes"])
+    test_hours = sum(s["hours"] for s in report["streams"]["test"] if not s["episodes"])
+    episodes = sum(s["episodes"] for s in report["streams"]["test"])
+    return (markdown_table(table) +
+            f"\n\nTest streams: {test_hours:.2f} h of normal audio ({report['spec']['orders']} seeded orders of every "
+            f"test `normal` clip) and {episodes} inserted cry episodes (≥ {report['spec']['episode_min_s']:g} s of one "
+            f"test baby's crying). Each operating point was chosen on validation streams ({val_hours:.2f} h of normal "
+            f"audio) for ≤ {point['target_false_alerts_per_hour']:g} false alert per hour, the most episodes caught, then "
+            f"the lowest latency. **Shipped** (`models/operating_point.json`, the default of `crysense stream` and the "
+            f"Temporal client): *{chosen_system}*, p(crying) ≥ {point['threshold']:.2f}, {point['n']} of the last "
+            f"{point['m']} windows; on test {point['test']['false_alerts_per_hour']:.2f} false alerts per hour, "
+            f"{point['test']['episode_recall']:.2f} of episodes caught, median latency "
+            f"{point['test']['latency_median_s']:.0f} s. Written by `notebooks/05c_monitor.ipynb`.")
+
+
+def _monitor_card(mon: dict | None) -> str:
+    if not mon:
+        return "Not measured yet: run `notebooks/05c_monitor.ipynb` (streaming evaluation)."
+    p = mon["operating_point"]
+    return (f"The service alerts when p(crying) ≥ {p['threshold']:.2f} in {p['n']} of the last {p['m']} windows (10 s "
+            f"every 5 s) and clears when none of them reach it; chosen on validation streams for ≤ "
+            f"{p['target_false_alerts_per_hour']:g} false alert per hour ({'met' if p['meets_target_on_validation'] else 'not met'} "
+            f"there). On test streams ({p['test']['normal_hours']:.2f} h of normal audio, {int(p['test']['episodes'])} cry "
+            f"episodes): {p['test']['false_alerts_per_hour']:.2f} false alerts per hour, {p['test']['episode_recall']:.2f} "
+            f"of the episodes caught, median latency {p['test']['latency_median_s']:.0f} s (p95 "
+            f"{p['test']['latency_p95_s']:.0f} s) from the episode's onset.")
 
 
 def _generalization_card(gen: dict | None) -> str:
@@ -184,7 +229,7 @@ def _generalization_card(gen: dict | None) -> str:
             "these, not the grouped-test ones, on a new monitor; the lowest values say which sounds to test first.")
 
 
-def model_card(metrics: dict, df, generalization: dict | None = None) -> str:
+def model_card(metrics: dict, df, generalization: dict | None = None, monitor: dict | None = None) -> str:
     """``models/MODEL_CARD.md``: every number in it comes from ``metrics``, ``generalization`` and the manifest."""
     from .sources import SOURCES
     chosen = metrics["systems"][metrics["chosen"]]
@@ -195,8 +240,8 @@ def model_card(metrics: dict, df, generalization: dict | None = None) -> str:
     best_name, best = best_member(metrics)
     return f"""# Model card: crysense cry / scream / normal classifier
 
-*Generated by `crysense.reporting.write_model_card` (notebooks 05 and 05b) from `reports/metrics.json` and
-`reports/generalization.json`; do not edit by hand.*
+*Generated by `crysense.reporting.write_model_card` (notebooks 05, 05b, 05c) from `reports/metrics.json`,
+`reports/generalization.json` and `reports/monitor.json`; do not edit by hand.*
 
 ## What it is
 An ensemble ({metrics['chosen']}) of a fine-tuned YAMNet (AudioSet-pretrained MobileNetV1 on log-mel patches) and a
@@ -230,6 +275,9 @@ Splits never share a baby, recording, speaker or source file; exact duplicates w
 - the best single member on the same clips, {best_name}, scored macro-F1 {best['macro_f1']:.3f}: the combiner was fixed
   before testing and is not re-chosen on test results (every combiner's score is in `reports/metrics.json`).
 All systems, baselines and curves: `reports/05_evaluation.html`, `plots/ensemble_*.pdf`.
+
+## As a monitor (streaming evaluation)
+{_monitor_card(monitor)}
 
 ## Limits
 - **Few screams**: the scream class rests on {int(counts.loc['screaming'].sum()) if 'screaming' in counts.index else 0} clips from a
