@@ -5,12 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${CRYSENSE_VENV:-.venv}
 
-if ! command -v ffmpeg >/dev/null 2>&1; then
+# Debian packages: ffmpeg decodes 3gp/caf/mp3 (and serves the tests' live sources); mosquitto is the MQTT
+# broker the notification tests start on loopback (and a broker a monitor can use)
+missing=()
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "[setup] installing Debian ffmpeg"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+    echo "[setup] installing Debian ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "[setup] ffmpeg is missing: run 'sudo apt-get install -y ffmpeg'" >&2; exit 1
+    echo "[setup] missing: run 'sudo apt-get install -y ${missing[*]}'" >&2; exit 1
   fi
 fi
 

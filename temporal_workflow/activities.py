@@ -8,7 +8,8 @@ from temporalio.exceptions import ApplicationError
 
 from crysense.audio import AUDIO, AudioError, check_clip, decode
 
-from .shared import BAD_AUDIO, ChunkOutcome, ChunkRef, Classification
+from .notify import deliver
+from .shared import BAD_AUDIO, AlertNotice, ChunkOutcome, ChunkRef, Classification, NotifyTargets
 from .storage import AudioStore, ResultStore, result_row
 
 MAX_CHUNK_S = 15.0
@@ -54,5 +55,10 @@ class ChunkActivities:
         return self.results.put(result_row(ref.stream_id, ref.index, ref.audio_key, ref.start_s, outcome.label,
                                            outcome.probabilities, outcome.error, outcome.alert))
 
+    @activity.defn(name="notify_alert")
+    def notify_alert(self, notice: AlertNotice, targets: NotifyTargets) -> list[str]:
+        """Send one alert event to the stream's webhook / MQTT broker; channels already delivered are skipped."""
+        return deliver(notice, targets, self.results)
+
     def all(self) -> list:
-        return [self.preprocess_chunk, self.classify_chunk, self.store_result]
+        return [self.preprocess_chunk, self.classify_chunk, self.store_result, self.notify_alert]

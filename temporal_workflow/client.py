@@ -23,7 +23,7 @@ from crysense.alerts import shipped_rule
 from crysense.config import get_paths
 from crysense.streaming import StreamChunker, WindowParams
 
-from .shared import DEFAULT_ADDRESS, TASK_QUEUE, AlertParams, ChunkRef, StreamState
+from .shared import DEFAULT_ADDRESS, TASK_QUEUE, AlertParams, ChunkRef, NotifyTargets, StreamState
 from .storage import AudioStore
 from .workflow import ClassifyClipWorkflow, StreamWorkflow
 
@@ -40,8 +40,8 @@ async def classify_file(client: Client, path, audio_store: AudioStore | None = N
 
 
 async def start_stream(client: Client, stream_id: str, alert: AlertParams = AlertParams(), task_queue=TASK_QUEUE,
-                       heartbeat_s: float = 20.0, max_chunks_per_run: int = 200):
-    state = StreamState(stream_id=stream_id, alert_params=alert, max_chunks_per_run=max_chunks_per_run)
+                       heartbeat_s: float = 20.0, max_chunks_per_run: int = 200, notify: NotifyTargets = NotifyTargets()):
+    state = StreamState(stream_id=stream_id, alert_params=alert, max_chunks_per_run=max_chunks_per_run, notify=notify)
     return await client.start_workflow(StreamWorkflow.run, args=[state, heartbeat_s], id=f"stream-{stream_id}",
                                        task_queue=task_queue)
 
@@ -120,7 +120,7 @@ async def main_async(args) -> int:
     rule = AlertParams(n=shipped.n if args.alert_n is None else args.alert_n,
                        m=shipped.m if args.alert_m is None else args.alert_m,
                        threshold=shipped.threshold if args.threshold is None else args.threshold)
-    handle = await start_stream(client, stream_id, rule)
+    handle = await start_stream(client, stream_id, rule, notify=NotifyTargets(args.webhook or "", args.mqtt or ""))
     if args.mic:
         blocks, speed = mic_blocks(args.seconds), None
     elif args.source == "-":
@@ -153,6 +153,11 @@ def main(argv=None) -> None:
     s.add_argument("--threshold", type=float, help="p(crying) a window needs to count (default: the operating "
                    "point, else 0.5)")
     s.add_argument("--stream-id")
+    s.add_argument("--webhook", default=os.environ.get("CRYSENSE_WEBHOOK"),
+                   help="POST each alert on/off event here as JSON (default: $CRYSENSE_WEBHOOK)")
+    s.add_argument("--mqtt", default=os.environ.get("CRYSENSE_MQTT"),
+                   help="publish alert events to mqtt://host:port/topic-prefix: <prefix>/<stream>/event and a retained "
+                        "<prefix>/<stream>/state ON/OFF for Home Assistant (default: $CRYSENSE_MQTT)")
     args = ap.parse_args(argv)
     code = asyncio.run(main_async(args))
     sys.stdout.flush()

@@ -46,6 +46,28 @@ AlertParams = AlertRule
 
 
 @dataclass
+class NotifyTargets:
+    """Where a stream's alert events go: a webhook URL (HTTP POST of JSON) and/or an MQTT URL
+    ``mqtt://host:port/topic-prefix``; empty: nowhere."""
+    webhook: str = ""
+    mqtt: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.webhook or self.mqtt)
+
+
+@dataclass
+class AlertNotice:
+    """One alert event as it is sent: ``event_id`` is unique per stream and event, for receivers to deduplicate."""
+    stream_id: str
+    event_id: str
+    event: str                   # "alert on" | "alert off"
+    time_s: float                # stream time of the window that switched the alert
+    p_crying: float | None
+    reason: str
+
+
+@dataclass
 class StreamState:
     """Everything a stream workflow carries across continue-as-new."""
     stream_id: str
@@ -56,6 +78,8 @@ class StreamState:
     errors: int = 0
     alert_state: AlertState = field(default_factory=AlertState)
     last_start_s: float = 0.0                                # stream time of the last processed chunk
+    notify: NotifyTargets = field(default_factory=NotifyTargets)
+    notifier_started: bool = False                           # the stream's NotifierWorkflow runs
     alert: bool = False
     alert_events: list[dict] = field(default_factory=list)   # {"index", "start_s", "alert", "p", "reason"}
     label_counts: dict[str, int] = field(default_factory=dict)

@@ -49,6 +49,8 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS results (
     alert INTEGER, created_at REAL, PRIMARY KEY (stream_id, chunk_index))"""
 COLUMNS = ("stream_id", "chunk_index", "audio_key", "start_s", "status", "label", "p_crying", "p_screaming",
            "p_normal", "error", "alert", "created_at")
+NOTIFIED = """CREATE TABLE IF NOT EXISTS notifications (
+    event_id TEXT NOT NULL, channel TEXT NOT NULL, delivered_at REAL, PRIMARY KEY (event_id, channel))"""
 
 
 class ResultStore:
@@ -56,7 +58,8 @@ class ResultStore:
         self.url = url or os.environ.get("CRYSENSE_RESULTS_DB") or str(RUNTIME / "results.sqlite")
         self.postgres = self.url.startswith(("postgresql://", "postgres://"))
         with self._connect() as db:
-            db.cursor().execute(SCHEMA.replace("REAL", "DOUBLE PRECISION") if self.postgres else SCHEMA)
+            for ddl in (SCHEMA, NOTIFIED):
+                db.cursor().execute(ddl.replace("REAL", "DOUBLE PRECISION") if self.postgres else ddl)
 
     def _connect(self):
         if self.postgres:
@@ -77,6 +80,20 @@ class ResultStore:
             cur = db.cursor()
             cur.execute(sql, [row[c] for c in COLUMNS])
             return cur.rowcount == 1
+
+    def delivered(self, event_id: str, channel: str) -> bool:
+        """Was this alert event already delivered on ``channel`` (a retried notification skips it)?"""
+        mark = "%s" if self.postgres else "?"
+        with self._connect() as db:
+            cur = db.cursor()
+            cur.execute(f"SELECT 1 FROM notifications WHERE event_id = {mark} AND channel = {mark}", [event_id, channel])
+            return cur.fetchone() is not None
+
+    def mark_delivered(self, event_id: str, channel: str) -> None:
+        mark = "%s" if self.postgres else "?"
+        with self._connect() as db:
+            db.cursor().execute(f"INSERT INTO notifications (event_id, channel, delivered_at) VALUES ({mark}, {mark}, {mark}) "
+                                "ON CONFLICT (event_id, channel) DO NOTHING", [event_id, channel, time.time()])
 
     def rows(self, stream_id: str | None = None) -> list[dict]:
         mark = "%s" if self.postgres else "?"

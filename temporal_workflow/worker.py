@@ -15,13 +15,13 @@ from temporalio.worker import Worker
 from .activities import ChunkActivities
 from .shared import DEFAULT_ADDRESS, TASK_QUEUE
 from .storage import AudioStore, ResultStore
-from .workflow import ClassifyClipWorkflow, StreamWorkflow
+from .workflow import ClassifyClipWorkflow, NotifierWorkflow, StreamWorkflow
 
 
 def make_worker(client: Client, classifier, audio_store: AudioStore, result_store: ResultStore,
                 executor: ThreadPoolExecutor, task_queue: str = TASK_QUEUE) -> Worker:
     acts = ChunkActivities(classifier, audio_store, result_store)
-    return Worker(client, task_queue=task_queue, workflows=[ClassifyClipWorkflow, StreamWorkflow],
+    return Worker(client, task_queue=task_queue, workflows=[ClassifyClipWorkflow, StreamWorkflow, NotifierWorkflow],
                   activities=acts.all(), activity_executor=executor,
                   max_concurrent_activities=executor._max_workers)
 

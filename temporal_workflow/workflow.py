@@ -9,16 +9,22 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from crysense import alerts
 
-    from .shared import BAD_AUDIO, ChunkOutcome, ChunkRef, Classification, StreamState, StreamSummary
+    from .shared import (BAD_AUDIO, AlertNotice, ChunkOutcome, ChunkRef, Classification, NotifyTargets, StreamState,
+                         StreamSummary)
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                     maximum_interval=timedelta(seconds=10), maximum_attempts=6,
                     non_retryable_error_types=[BAD_AUDIO])
+# a notification keeps trying (backoff up to a minute) for as long as a carer could still use it
+NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(seconds=60), maximum_attempts=0)
+NOTIFY_GIVE_UP = timedelta(hours=1)
 
 
 def _bad_audio(err: ActivityError) -> str | None:
@@ -80,8 +86,10 @@ class StreamWorkflow:
                 break
             ref = s.pending[0]
             outcome = await process_chunk(ref, self.heartbeat_s)
-            self._update(outcome)
+            event = self._update(outcome)
             await store(ref, outcome)
+            if event is not None:
+                await self._notify(event)
             s.pending.pop(0)
             done_this_run += 1
             if done_this_run >= s.max_chunks_per_run or workflow.info().is_continue_as_new_suggested():
@@ -92,9 +100,30 @@ class StreamWorkflow:
             s.alert_events.append({"index": s.last_index, "start_s": event.time_s, "alert": False, "p": None,
                                    "reason": event.reason})
             s.alert = False
+            await self._notify(event)
+        if s.notifier_started:
+            await workflow.get_external_workflow_handle(self._notifier_id()).signal(NotifierWorkflow.close)
         return StreamSummary(s.stream_id, s.processed, s.errors, s.label_counts, s.alert_events, s.runs)
 
-    def _update(self, outcome: ChunkOutcome) -> None:
+    def _notifier_id(self) -> str:
+        return f"notify-{self.state.stream_id}"
+
+    async def _notify(self, event: alerts.AlertEvent) -> None:
+        """Hand the event to the stream's notifier workflow (started at the first event): delivery, with its
+        retries, runs there, so a webhook or broker that is down never holds up the next chunk."""
+        s = self.state
+        if not s.notify:
+            return
+        notice = AlertNotice(s.stream_id, f"{s.stream_id}:{len(s.alert_events)}", "alert on" if event.on else "alert off",
+                             event.time_s, event.p, event.reason)
+        if not s.notifier_started:
+            await workflow.start_child_workflow(NotifierWorkflow.run, args=[s.notify, [notice]], id=self._notifier_id(),
+                                                parent_close_policy=ParentClosePolicy.ABANDON)
+            s.notifier_started = True
+        else:
+            await workflow.get_external_workflow_handle(self._notifier_id()).signal(NotifierWorkflow.add, notice)
+
+    def _update(self, outcome: ChunkOutcome) -> alerts.AlertEvent | None:
         s, rule = self.state, self.state.alert_params
         s.processed += 1
         s.errors += bool(outcome.error)
@@ -107,6 +136,7 @@ class StreamWorkflow:
             s.alert_events.append({"index": outcome.index, "start_s": outcome.start_s, "alert": event.on,
                                    "p": event.p, "reason": event.reason})
         s.alert = outcome.alert = s.alert_state.on
+        return event
 
     @workflow.signal
     def add_chunk(self, ref: ChunkRef) -> None:
@@ -122,3 +152,41 @@ class StreamWorkflow:
     @workflow.query
     def status(self) -> StreamState:
         return self.state
+
+
+@workflow.defn
+class NotifierWorkflow:
+    """Delivers one stream's alert events in order (a retained MQTT state must end as the alert did), each with
+    retries and backoff; the stream workflow signals new events and ``close`` when it ends."""
+
+    @workflow.init
+    def __init__(self, targets: NotifyTargets, queue: list[AlertNotice]) -> None:
+        self.queue = list(queue)
+        self.closed = False
+
+    @workflow.run
+    async def run(self, targets: NotifyTargets, queue: list[AlertNotice]) -> int:
+        sent = 0
+        while True:
+            await workflow.wait_condition(lambda: bool(self.queue) or self.closed)
+            if not self.queue:
+                return sent
+            try:
+                await workflow.execute_activity("notify_alert", args=[self.queue[0], targets], result_type=list[str],
+                                                retry_policy=NOTIFY_RETRY, start_to_close_timeout=timedelta(seconds=30),
+                                                schedule_to_close_timeout=NOTIFY_GIVE_UP)
+                sent += 1
+            except ActivityError:
+                workflow.logger.warning(f"gave up notifying {self.queue[0].event_id} after {NOTIFY_GIVE_UP}")
+            self.queue.pop(0)
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(args=[targets, self.queue])
+
+    @workflow.signal
+    def add(self, notice: AlertNotice) -> None:
+        self.queue.append(notice)
+
+    @workflow.signal
+    def close(self) -> None:
+        self.closed = True

@@ -68,3 +68,114 @@ def build_tiny_models(out_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     return build_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+# --- real local servers for the notification tests (loopback only, stopped by the fixtures) ------------------
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
+    import socket
+    import time
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory):
+    """Debian's mosquitto broker on a free loopback port (scripts/setup.sh installs it): its mqtt:// URL."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    assert Path(exe).exists(), "mosquitto must be installed (scripts/setup.sh installs it)"
+    port = free_port()
+    conf = tmp_path_factory.mktemp("mosquitto") / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"mqtt://127.0.0.1:{port}/crysense-test"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class WebhookServer:
+    """A loopback HTTP server that records every POSTed JSON and answers 500 to the first ``fail_first``."""
+
+    def __init__(self, fail_first: int = 0):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.received, self.attempts, self.fail_first = [], 0, fail_first
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.attempts += 1
+                ok = outer.attempts > outer.fail_first
+                if ok:
+                    outer.received.append(body)
+                self.send_response(204 if ok else 500)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook():
+    servers = []
+
+    def make(fail_first: int = 0) -> WebhookServer:
+        servers.append(WebhookServer(fail_first))
+        return servers[-1]
+    yield make
+    for s in servers:
+        s.close()
+
+
+class MqttRecorder:
+    """Subscribes to everything under a topic prefix on a real broker and keeps what arrives."""
+
+    def __init__(self, url: str):
+        import paho.mqtt.client as mqtt
+
+        from temporal_workflow.notify import MqttTarget
+        self.target = MqttTarget.parse(url)
+        self.messages = []
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload.decode(), m.retain))
+        self.client.connect(self.target.host, self.target.port)
+        self.client.subscribe(f"{self.target.prefix}/#", qos=1)
+        self.client.loop_start()
+
+    def wait_for(self, n: int, timeout_s: float = 10.0) -> list:
+        import time
+        deadline = time.monotonic() + timeout_s
+        while len(self.messages) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -2,6 +2,7 @@
 with tiny models: one stored result per chunk, bad chunks recorded while the stream goes on, continue-as-new,
 and a worker killed mid-stream losing and duplicating nothing."""
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -146,3 +147,38 @@ async def test_killed_worker_loses_and_duplicates_nothing(env, tiny_models, stor
     rows = results.rows("killme")
     assert [r["chunk_index"] for r in rows] == list(range(n)) and all(r["status"] == "ok" for r in rows)
     assert summary.processed == n and summary.errors == 0
+
+
+@ASYNC
+async def test_alert_events_are_notified_in_order_without_holding_up_the_stream(env, classifier, stores, webhook,
+                                                                                mosquitto):
+    from conftest import MqttRecorder
+    from temporal_workflow.shared import NotifyTargets
+    queue, audio, results = f"q-{uuid.uuid4().hex[:8]}", *stores
+    hook = webhook(fail_first=2)                 # the webhook is down for the first two attempts
+    mqtt = MqttRecorder(mosquitto)
+    try:
+        async with running_worker(env, classifier, stores, queue):
+            # every good chunk counts (threshold 0), one makes an alert, two bad ones in a row clear it
+            handle = await tclient.start_stream(env.client, "nursery", AlertParams(1, 2, threshold=0.0), task_queue=queue,
+                                                notify=NotifyTargets(hook.url, mosquitto))
+            keys = [audio.put_samples(noise(5.0, seed=1)), audio.put_bytes(b"RIFF broken" * 20, ".wav"),
+                    audio.put_bytes(b"RIFF broken" * 21, ".wav"), audio.put_samples(noise(5.0, seed=2))]
+            for i, k in enumerate(keys):
+                await handle.signal(StreamWorkflow.add_chunk, ChunkRef("nursery", i, k, 5.0 * i))
+            await handle.signal(StreamWorkflow.end_stream)
+            summary = await handle.result()
+            assert len(results.rows("nursery")) == 4          # classification went on while the webhook failed
+            notifier = env.client.get_workflow_handle("notify-nursery")
+            assert await notifier.result() == 4
+        events = [(m["event_id"], m["event"], m["time_s"]) for m in hook.received]
+        expected = [("nursery:1", "alert on", 0.0), ("nursery:2", "alert off", 10.0), ("nursery:3", "alert on", 15.0),
+                    ("nursery:4", "alert off", 15.0)]
+        assert events == expected and hook.attempts == 6
+        assert [(e["start_s"], e["alert"]) for e in summary.alert_events] == [(0.0, True), (10.0, False), (15.0, True),
+                                                                              (15.0, False)]
+        got = mqtt.wait_for(8)
+        assert [json.loads(p)["event_id"] for t, p, _ in got if t.endswith("/event")] == [e[0] for e in expected]
+        assert [p for t, p, _ in got if t.endswith("/state")] == ["ON", "OFF", "ON", "OFF"]
+    finally:
+        mqtt.close()
