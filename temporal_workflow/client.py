@@ -4,6 +4,7 @@
     python -m temporal_workflow.client stream FILE [--speed 1.0]      # a file played in real time
     ffmpeg -i x.mp3 -f s16le -ac 1 -ar 16000 - | python -m temporal_workflow.client stream -   # raw PCM
     python -m temporal_workflow.client stream --mic [--seconds 60]     # needs the sounddevice package
+    python -m temporal_workflow.client stream --url rtsp://camera.local/stream   # any source ffmpeg reads
 """
 from __future__ import annotations
 
@@ -64,7 +65,9 @@ async def stream_blocks(handle, blocks, window: WindowParams, audio_store: Audio
     n = 0
     t0 = time.monotonic()
     fed = 0.0
-    for block in blocks:
+    blocks = iter(blocks)
+    # a live source blocks while it waits for sound (or reconnects): read it in a thread, not in the event loop
+    while (block := await asyncio.to_thread(next, blocks, None)) is not None:
         fed += len(block) / SR
         if realtime_speed:
             await asyncio.sleep(max(0.0, t0 + fed / realtime_speed - time.monotonic()))
@@ -99,6 +102,39 @@ def pcm_blocks(fileobj, block_s: float = 1.0):
         yield np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
 
 
+def url_blocks(url: str, block_s: float = 1.0, first_delay_s: float = 1.0, max_delay_s: float = 30.0,
+               max_failures: int | None = None, log=print):
+    """Blocks of 16 kHz mono audio from anything ffmpeg reads (rtsp://, http://, a device, a file). When the source
+    drops or cannot be reached, ffmpeg is started again after a backoff (1 s, 2 s, 4 s ... up to ``max_delay_s``);
+    the stream (its windows, alert and stream time) simply goes on. ``max_failures``: stop after this many failed
+    attempts in a row (None: never)."""
+    import shutil
+    import subprocess
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise SystemExit("--url needs ffmpeg (apt-get install -y ffmpeg)")
+    failures = 0
+    while True:
+        proc = subprocess.Popen([ffmpeg, "-nostdin", "-v", "error", "-i", url, "-vn", "-f", "s16le", "-ac", "1",
+                                 "-ar", str(SR), "pipe:1"], stdout=subprocess.PIPE)
+        got = 0
+        try:
+            for block in pcm_blocks(proc.stdout, block_s):
+                got += len(block)
+                failures = 0
+                yield block
+        finally:
+            proc.kill()
+            proc.wait()
+        failures += 0 if got else 1
+        if max_failures is not None and failures >= max_failures:
+            log(f"{url}: no audio after {failures} attempts, giving up")
+            return
+        delay = min(max_delay_s, first_delay_s * 2 ** max(0, failures - 1))
+        log(f"{url}: source {'dropped' if got else 'unreachable'}; reconnecting in {delay:g} s")
+        time.sleep(delay)
+
+
 def mic_blocks(seconds: float, block_s: float = 1.0):
     try:
         import sounddevice as sd
@@ -123,6 +159,8 @@ async def main_async(args) -> int:
     handle = await start_stream(client, stream_id, rule, notify=NotifyTargets(args.webhook or "", args.mqtt or ""))
     if args.mic:
         blocks, speed = mic_blocks(args.seconds), None
+    elif args.url:
+        blocks, speed = url_blocks(args.url, max_failures=args.max_failures), None
     elif args.source == "-":
         blocks, speed = pcm_blocks(sys.stdin.buffer), None
     else:
@@ -143,6 +181,10 @@ def main(argv=None) -> None:
     s = sub.add_parser("stream")
     s.add_argument("source", nargs="?", default="-", help="audio file, or - for raw 16 kHz s16le PCM on stdin")
     s.add_argument("--mic", action="store_true")
+    s.add_argument("--url", help="a live source ffmpeg reads (rtsp://camera/..., http://..., a device); reconnects with "
+                   "backoff when it drops")
+    s.add_argument("--max-failures", type=int, help="with --url: stop after this many failed reconnects in a row "
+                   "(default: keep trying)")
     s.add_argument("--seconds", type=float, default=60.0, help="with --mic: how long to listen")
     s.add_argument("--speed", type=float, default=1.0, help="file playback speed (1.0 = real time)")
     s.add_argument("--window", type=float, default=10.0)

@@ -169,12 +169,13 @@ class MqttRecorder:
         self.client.subscribe(f"{self.target.prefix}/#", qos=1)
         self.client.loop_start()
 
-    def wait_for(self, n: int, timeout_s: float = 10.0) -> list:
+    def wait_for(self, n: int, timeout_s: float = 10.0, live: bool = False) -> list:
+        """The messages so far, once ``n`` have arrived (``live``: not counting retained ones replayed on subscribe)."""
         import time
         deadline = time.monotonic() + timeout_s
-        while len(self.messages) < n and time.monotonic() < deadline:
+        while len([m for m in self.messages if not (live and m[2])]) < n and time.monotonic() < deadline:
             time.sleep(0.05)
-        return self.messages
+        return list(self.messages)
 
     def close(self):
         self.client.loop_stop()

@@ -24,12 +24,12 @@ def test_webhook_and_mqtt_get_each_event_once(tmp_path, webhook, mosquitto):
         assert deliver(notice(1, True), targets, store) == ["webhook", "mqtt"]
         assert deliver(notice(1, True), targets, store) == []            # a retried activity: nothing twice
         assert deliver(notice(2, False), targets, store) == ["webhook", "mqtt"]
-        got = mqtt.wait_for(4)
+        got = mqtt.wait_for(4, live=True)
     finally:
         mqtt.close()
     assert [(m["event_id"], m["event"]) for m in hook.received] == [("nursery:1", "alert on"), ("nursery:2", "alert off")]
-    events = [json.loads(p) for t, p, _ in got if t == "crysense-test/nursery/event"]
-    states = [p for t, p, _ in got if t == "crysense-test/nursery/state"]
+    events = [json.loads(p) for t, p, retained in got if t == "crysense-test/nursery/event" and not retained]
+    states = [p for t, p, retained in got if t == "crysense-test/nursery/state" and not retained]
     assert [e["event_id"] for e in events] == ["nursery:1", "nursery:2"] and states == ["ON", "OFF"]
     late = MqttRecorder(mosquitto)        # Home Assistant connecting later still reads the retained state
     try:
