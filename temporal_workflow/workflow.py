@@ -10,7 +10,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ParentClosePolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from crysense import alerts
@@ -117,11 +117,14 @@ class StreamWorkflow:
         notice = AlertNotice(s.stream_id, f"{s.stream_id}:{len(s.alert_events)}", "alert on" if event.on else "alert off",
                              event.time_s, event.p, event.reason)
         if not s.notifier_started:
-            await workflow.start_child_workflow(NotifierWorkflow.run, args=[s.notify, [notice]], id=self._notifier_id(),
-                                                parent_close_policy=ParentClosePolicy.ABANDON)
             s.notifier_started = True
-        else:
-            await workflow.get_external_workflow_handle(self._notifier_id()).signal(NotifierWorkflow.add, notice)
+            try:
+                await workflow.start_child_workflow(NotifierWorkflow.run, args=[s.notify, [notice]],
+                                                    id=self._notifier_id(), parent_close_policy=ParentClosePolicy.ABANDON)
+                return
+            except WorkflowAlreadyStartedError:   # an earlier stream of this id still has deliveries pending
+                pass
+        await workflow.get_external_workflow_handle(self._notifier_id()).signal(NotifierWorkflow.add, notice)
 
     def _update(self, outcome: ChunkOutcome) -> alerts.AlertEvent | None:
         s, rule = self.state, self.state.alert_params
