@@ -189,23 +189,25 @@ def monitor_markdown(report: dict, chosen_system: str) -> str:
             f"test baby's crying). Each operating point was chosen on validation streams ({val_hours:.2f} h of normal "
             f"audio) for ≤ {point['target_false_alerts_per_hour']:g} false alert per hour, the most episodes caught, then "
             f"the lowest latency. **Shipped** (`models/operating_point.json`, the default of `crysense stream` and the "
-            f"Temporal client): *{chosen_system}*, p(crying) ≥ {point['threshold']:.2f}, {point['n']} of the last "
-            f"{point['m']} windows; on test {point['test']['false_alerts_per_hour']:.2f} false alerts per hour, "
-            f"{point['test']['episode_recall']:.2f} of episodes caught, median latency "
-            f"{point['test']['latency_median_s']:.0f} s. Written by `notebooks/05c_monitor.ipynb`.")
+            f"Temporal client): *{chosen_system}*; {_point_sentence(point)} Written by `notebooks/05c_monitor.ipynb`.")
+
+
+def _point_sentence(p: dict) -> str:
+    """The shipped operating point and what it measured on test streams, in one sentence."""
+    t = p["test"]
+    return (f"alert when p(crying) ≥ {p['threshold']:.2f} in {p['n']} of the last {p['m']} windows (10 s every 5 s), "
+            f"clear when none reach it (validation target ≤ {p['target_false_alerts_per_hour']:g} false alert per hour: "
+            f"{'met' if p['meets_target_on_validation'] else 'not met'}); on test streams ({t['normal_hours']:.2f} h of "
+            f"normal audio, {int(t['episodes'])} cry episodes) {t['false_alerts_per_hour']:.2f} false alerts per hour, "
+            f"{t['episode_recall']:.2f} of the episodes caught, median latency {t['latency_median_s']:.0f} s (p95 "
+            f"{t['latency_p95_s']:.0f} s) from the episode's onset.")
 
 
 def _monitor_card(mon: dict | None) -> str:
     if not mon:
         return "Not measured yet: run `notebooks/05c_monitor.ipynb` (streaming evaluation)."
-    p = mon["operating_point"]
-    return (f"The service alerts when p(crying) ≥ {p['threshold']:.2f} in {p['n']} of the last {p['m']} windows (10 s "
-            f"every 5 s) and clears when none of them reach it; chosen on validation streams for ≤ "
-            f"{p['target_false_alerts_per_hour']:g} false alert per hour ({'met' if p['meets_target_on_validation'] else 'not met'} "
-            f"there). On test streams ({p['test']['normal_hours']:.2f} h of normal audio, {int(p['test']['episodes'])} cry "
-            f"episodes): {p['test']['false_alerts_per_hour']:.2f} false alerts per hour, {p['test']['episode_recall']:.2f} "
-            f"of the episodes caught, median latency {p['test']['latency_median_s']:.0f} s (p95 "
-            f"{p['test']['latency_p95_s']:.0f} s) from the episode's onset.")
+    return "The service (chosen ensemble) and its operating point, chosen on validation streams: " + \
+        _point_sentence(mon["operating_point"])
 
 
 def _generalization_card(gen: dict | None) -> str:
