@@ -47,8 +47,32 @@ def test_weights_prefer_the_better_member_and_stacker_cross_fits():
         assert out.shape == (600, 3) and np.allclose(out.sum(1), 1, atol=1e-6)
     # each combiner's predictions are saved under its own file name (two 'average ...' once shared one)
     stems = [ens.file_stem(name) for name in ens.combiners()]
-    assert len(set(stems)) == len(stems) and ens.file_stem(ens.CHOSEN) == "average_yamnet_wav2vec2"
-    assert not np.allclose(ens.combine(ens.CHOSEN, probas), ens.combine("average (all members)", probas))
+    assert len(set(stems)) == len(stems) and ens.file_stem(ens.SEED_CHOICE) == "average_yamnet_wav2vec2"
+    assert not np.allclose(ens.combine(ens.SEED_CHOICE, probas), ens.combine("average (all members)", probas))
+
+
+def test_the_combiner_is_chosen_on_cross_fitted_validation_predictions():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 450)
+    groups = np.arange(450) // 3
+    # the seed's average leans on a useless Wav2Vec2; every other combiner can use the good third member
+    probas = {"yamnet": noisy_probas(y, 1.0, 1), "wav2vec2": noisy_probas(y, 0.0, 2), "yamnet_logreg": noisy_probas(y, 3.0, 3)}
+    ens, oof = ensemble.Ensemble.fit(probas, y, groups)
+    assert set(oof) == set(ens.combiners()) and all(p.shape == (450, 3) for p in oof.values())
+    assert ens.chosen == ensemble.Ensemble.choose(oof, y) and ens.chosen != ens.SEED_CHOICE
+    # ties in macro-F1 go to the lower negative log-likelihood
+    sharp, soft = np.eye(3)[y] * 0.9 + 0.05, np.eye(3)[y] * 0.5 + 0.5 / 3
+    assert ensemble.Ensemble.choose({"soft": soft, "sharp": sharp}, y) == "sharp"
+
+
+def test_the_chosen_combiner_is_saved_with_the_ensemble(tmp_path):
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 150)
+    probas = {m: noisy_probas(y, s, i) for i, (m, s) in enumerate([("yamnet", 2.0), ("wav2vec2", 1.0), ("yamnet_logreg", 2.5)])}
+    ens, _ = ensemble.Ensemble.fit(probas, y, np.arange(150) // 3)
+    ens.save(tmp_path / "e.joblib")
+    again = ensemble.Ensemble.load(tmp_path / "e.joblib")
+    assert again.chosen == ens.chosen and np.allclose(again.combine(again.chosen, probas), ens.combine(ens.chosen, probas))
 
 
 def test_cluster_bootstrap_and_mcnemar():

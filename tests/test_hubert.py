@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import noise, tone
-from crysense import hubert, pretrain
+from crysense import backbones, hubert
 from crysense import speech_transformer as st
 
 
@@ -29,21 +29,30 @@ def test_reason_data_applies_the_baby_rule():
 
 
 def test_nested_cv_on_synthetic_babies(tmp_path):
-    pretrain.random_backbone("hubert", "tiny").save_pretrained(tmp_path / "hubert")
+    backbones.random_backbone("hubert", "tiny").save_pretrained(tmp_path / "hubert")
     df, audio = synthetic()
     data, _ = hubert.reason_data(df, outer_folds=2)
     model = hubert.load_classifier(["a", "b"], source=str(tmp_path))
-    cfg = hubert.NestedCVConfig(outer_folds=2, inner_folds=2, learning_rates=(1e-3,), epoch_grid=(1, 2),
-                                top_layers=1, batch_size=4, crop_s=1.0, c_grid=(1.0,))
+    cfg = hubert.NestedCVConfig(outer_folds=2, inner_folds=2, learning_rates=(1e-3, 3e-3), epoch_grid=(1, 2),
+                                top_layers=1, batch_size=4, crop_s=1.0, c_grid=(0.1, 1.0))
     states = [st.lower_states(model, audio[i], cfg.top_layers) for i in range(len(data))]
+    speech = {"HuBERT (saved backbone)": (states, lambda labels: hubert.load_classifier(labels, source=str(tmp_path))),
+              "HuBERT (random init)": (states, lambda labels: hubert.load_classifier(labels, random_init=True, like=model))}
     feats = {"stats + LogReg": np.stack([[x.mean(), x.std(), np.abs(np.diff(x)).mean()] for x in audio[: len(data)]])}
-    folds, pooled, labels, seconds = hubert.nested_cv(data, states, feats, cfg, source=str(tmp_path), progress=False)
-    models = {"random (stratified)", "majority class", "stats + LogReg", "HuBERT (lightweight)"}
-    assert set(folds["model"]) == models and (folds.groupby("model").size() == 2).all()
+    folds, pooled, labels, seconds = hubert.nested_cv(data, speech, feats, cfg, progress=False)
+    models = {"random (stratified)", "majority class", "stats + LogReg", *speech}
+    assert set(folds["model"]) == models and (folds.groupby("model").size() == 2).all() and set(seconds) >= set(speech)
     assert (pooled.groupby("model").size() == len(data)).all()
+    # every clip is predicted once per model, by the outer fold that held its baby out
+    for model_name, d in pooled.groupby("model"):
+        assert sorted(d["fold"].value_counts()) == sorted(folds.loc[folds.model == model_name, "n_test"])
     assert folds["macro_f1"].between(0, 1).all()
-    chosen = folds.loc[folds.model == "HuBERT (lightweight)", "chosen"].iloc[0]
-    assert chosen["epochs"] in (1, 2) and chosen["lr"] == 1e-3
+    # the reasons differ by pitch: a model of loudness and zero crossings finds them, the majority class cannot
+    by_model = folds.groupby("model")["macro_f1"].mean()
+    assert by_model["stats + LogReg"] >= 0.8 > by_model["majority class"]
+    for name in speech:
+        chosen = folds.loc[folds.model == name, "chosen"]
+        assert all(c["epochs"] in (1, 2) and c["lr"] in (1e-3, 3e-3) for c in chosen)
     table = hubert.summary_table(folds, labels)
     assert table.loc["majority class", "recall_hungry"].startswith(("1.000", "0.000"))
     assert set(labels) == {"hungry", "tired", "lonely"}

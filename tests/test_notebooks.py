@@ -29,6 +29,19 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     assert set(held["held_out"]) == set(report["sources"]) and len(report["sources"]) >= 6
     for system, recipes in report["plan"].items():
         assert set(held.loc[held["system"] == system, "recipe"]) == set(recipes)
+    # pretraining: each family's installed backbone is the teacher-guided run the probe chose, by steps not time
+    pre = json.loads((out / "reports" / "pretraining.json").read_text())
+    for family in ("wav2vec2", "hubert"):
+        run = (out / "models" / "pretrained" / family / "chosen_run.txt").read_text().strip()
+        assert run == pre["chosen"][family]["run"] and pre["chosen"][family]["objective"] != "ssl"
+    assert all(s["steps"] == pre["config"]["steps"] for s in pre["pretraining"].values())
+    # the ensemble reported is the one notebook 04 chose on validation, tested against the best member
+    from crysense.ensemble import Ensemble
+    metrics = json.loads((out / "reports" / "metrics.json").read_text())
+    assert metrics["chosen"] == f"ensemble: {Ensemble.load(out / 'models' / 'ensemble.joblib').chosen}"
+    assert metrics["best_member"] in metrics["mcnemar_chosen_vs_member"]
+    w2v = json.loads((out / "reports" / "wav2vec2_metrics.json").read_text())
+    assert {"plain SSL", "random init"} <= set(w2v["ablation_backbones"])
     card = (out / "models" / "MODEL_CARD.md").read_text()
     assert "Recordings from elsewhere" in card and "false alerts per hour" in card
     # the streaming evaluation ships an operating point, and the service reads it

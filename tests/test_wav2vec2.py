@@ -45,3 +45,13 @@ def test_tiny_finetune_saves_reloads_and_predicts_identically(tiny, tmp_path):
     for x in clips[::4]:
         assert np.array_equal(wav2vec2.predict_waveform(reloaded, x), wav2vec2.predict_waveform(model, x))
     assert (out / "preprocessor_config.json").exists()
+
+
+def test_random_init_control_copies_the_architecture_not_the_weights(tiny):
+    model, _, _ = tiny
+    control = wav2vec2.load_classifier(random_init=True, like=model, seed=1)
+    assert control.config.hidden_size == model.config.hidden_size
+    assert control.config.num_hidden_layers == model.config.num_hidden_layers
+    assert control.config.crysense_backbone.startswith("random init")
+    a, b = st.base_of(model).state_dict(), st.base_of(control).state_dict()
+    assert a.keys() == b.keys() and any(not np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)

@@ -92,14 +92,15 @@ def _train_set(states, y, idx, n_classes) -> TrainSet:
     return TrainSet([[states[i]] for i in idx], y[idx], class_balanced_weights(y[idx], n_classes))
 
 
-def _hubert_nested(states, y, groups, tr, te, cfg, labels, source, progress):
-    """Inner CV over (learning rate, epochs), refit on the outer training part, predict the outer test fold."""
+def _hubert_nested(states, new_model, y, groups, tr, te, cfg, labels, progress, name="HuBERT"):
+    """Inner CV over (learning rate, epochs), refit on the outer training part, predict the outer test fold.
+    ``new_model(labels)``: a fresh classifier on the backbone whose frozen states ``states`` holds."""
     n = len(labels)
     scores = {}   # (lr, epochs) -> inner macro-F1 per inner fold
     for lr in cfg.learning_rates:
         for itr, iva in _folds(y[tr], groups[tr], cfg.inner_folds, cfg.seed):
             itr, iva = tr[itr], tr[iva]
-            model = load_classifier(labels, source=source, seed=cfg.seed)
+            model = new_model(labels)
 
             def score(epoch, m, lr=lr, iva=iva):
                 if epoch in cfg.epoch_grid:
@@ -110,19 +111,20 @@ def _hubert_nested(states, y, groups, tr, te, cfg, labels, source, progress):
             st.finetune(model, _train_set(states, y, itr, n), cfg=cfg.finetune_config(lr, max(cfg.epoch_grid)),
                         progress=False, on_epoch=score)
     (lr, epochs), _ = max(scores.items(), key=lambda kv: np.mean(kv[1]))
-    model = load_classifier(labels, source=source, seed=cfg.seed)
+    model = new_model(labels)
     st.finetune(model, _train_set(states, y, tr, n), cfg=cfg.finetune_config(lr, epochs), progress=progress,
-                desc=f"HuBERT refit lr={lr:g} epochs={epochs}")
+                desc=f"{name} refit lr={lr:g} epochs={epochs}")
     pred = st.predict_states(model, [states[i] for i in te], cfg.top_layers).argmax(1)
     return pred, {"lr": lr, "epochs": epochs, "inner_macro_f1": float(np.mean(scores[(lr, epochs)]))}
 
 
-def nested_cv(data: pd.DataFrame, states: list[np.ndarray], features: dict[str, np.ndarray], cfg: NestedCVConfig,
-              source: str | None = None, progress: bool = True):
-    """Every model on the same outer folds. Returns (per-fold metrics, pooled out-of-fold predictions, timings).
+def nested_cv(data: pd.DataFrame, speech: dict, features: dict[str, np.ndarray], cfg: NestedCVConfig,
+              progress: bool = True):
+    """Every model on the same outer folds. Returns (per-fold metrics, pooled out-of-fold predictions, the reason
+    labels in order, seconds per model).
 
-    ``states``: HuBERT frozen lower-layer states per clip; ``features``: name -> [clips, d] for logistic
-    regression baselines.
+    ``speech``: name -> (frozen lower-layer states per clip, ``new_model(labels)``) for each HuBERT variant (one per
+    backbone); ``features``: name -> [clips, d] for logistic regression baselines.
     """
     from sklearn.dummy import DummyClassifier
     from tqdm import tqdm
@@ -143,10 +145,10 @@ def nested_cv(data: pd.DataFrame, states: list[np.ndarray], features: dict[str, 
             t0 = time.time()
             preds[name], chosen[name] = _logreg_nested(X, y, groups, tr, te, cfg, cfg.inner_folds)
             seconds[name] = seconds.get(name, 0) + time.time() - t0
-        t0 = time.time()
-        preds["HuBERT (lightweight)"], chosen["HuBERT (lightweight)"] = _hubert_nested(
-            states, y, groups, tr, te, cfg, labels, source, progress)
-        seconds["HuBERT (lightweight)"] = seconds.get("HuBERT (lightweight)", 0) + time.time() - t0
+        for name, (states, new_model) in speech.items():
+            t0 = time.time()
+            preds[name], chosen[name] = _hubert_nested(states, new_model, y, groups, tr, te, cfg, labels, progress, name)
+            seconds[name] = seconds.get(name, 0) + time.time() - t0
         for name, pred in preds.items():
             rows.append({"model": name, "fold": k + 1, "n_test": len(te), **_fold_metrics(y[te], pred, labels),
                          "chosen": chosen.get(name, "")})
@@ -191,3 +193,29 @@ def plot_fold_scores(folds: pd.DataFrame):
     ax.legend(title="fold", fontsize=7, bbox_to_anchor=(1, 1))
     fig.tight_layout()
     return fig
+
+
+VARIANTS = {"chosen": "HuBERT (chosen backbone)", "plain": "HuBERT (plain SSL backbone)",
+            "random": "HuBERT (random init)"}
+
+
+def speech_variants(data: pd.DataFrame, clips, cache_dir, cfg: NestedCVConfig, which=("chosen", "plain", "random"),
+                    source: str | None = None) -> dict:
+    """{name: (frozen states of ``data``'s clips, new_model(labels))} for each HuBERT variant in ``which``: the
+    backbone notebook 02b chose (or the configured source), its plain self-supervised baseline (when pretrained
+    here) and a random initialisation of the chosen architecture. States are cached per backbone."""
+    from .backbones import backbone_source, plain_run
+    from .clipcache import in_order
+    source = backbone_source(source)
+    chosen = load_classifier(["x", "y"], source=source, seed=cfg.seed)
+    makers = {"chosen": lambda labels: load_classifier(labels, source=source, seed=cfg.seed),
+              "random": lambda labels: load_classifier(labels, random_init=True, like=chosen, seed=cfg.seed)}
+    plain = plain_run(FAMILY) if source == "pretrain" else None
+    if plain:
+        makers["plain"] = lambda labels: load_classifier(labels, run=plain, seed=cfg.seed)
+    out = {}
+    for key in [k for k in which if k in makers]:
+        probe_model = makers[key](["x", "y"])
+        states = st.state_cache(probe_model, cfg.top_layers, cache_dir).get(data, "orig", clips, desc=f"{key} states")
+        out[f"{VARIANTS[key]}: {probe_model.config.crysense_backbone}"] = (in_order(states, data), makers[key])
+    return out

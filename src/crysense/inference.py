@@ -34,8 +34,9 @@ def _named(p: np.ndarray) -> dict[str, float]:
 
 
 class Classifier:
-    def __init__(self, members: dict[str, Member], ensemble: Ensemble, combiner: str = Ensemble.CHOSEN,
+    def __init__(self, members: dict[str, Member], ensemble: Ensemble, combiner: str | None = None,
                  window: WindowParams = WindowParams()):
+        combiner = combiner or ensemble.chosen   # the combiner notebook 04 chose on validation
         missing = set(ensemble.members) - set(members)
         if missing:
             raise ValueError(f"the ensemble needs members {sorted(missing)}")

@@ -132,10 +132,15 @@ def run(df: pd.DataFrame, members: dict[str, Member], plan: dict[str, list[Recip
     return LosoRun(pd.concat(out, ignore_index=True), seconds)
 
 
-def average_calibrated(val: list[np.ndarray], val_y: np.ndarray, test: list[np.ndarray]) -> np.ndarray:
-    """The seed's ensemble: each member temperature-calibrated on the fold's validation clips, then averaged."""
-    from .ensemble import apply_temperature, average, fit_temperature
-    return average([apply_temperature(t, fit_temperature(v, val_y)) for v, t in zip(val, test)])
+def fold_combiner(name: str, members: list[str]):
+    """Combiner ``name`` (`ensemble.Ensemble`) over ``members`` as one fold needs it: calibration, weights and
+    stacker fitted on the fold's validation clips, then applied to its test clips."""
+    from .ensemble import Ensemble
+
+    def combine(val: list[np.ndarray], val_y: np.ndarray, test: list[np.ndarray]) -> np.ndarray:
+        ens = Ensemble.fit_combiners(dict(zip(members, val)), val_y)
+        return ens.combine(name, dict(zip(members, test)))
+    return combine
 
 
 # --- the study's members, as LOSO needs them: (recipe, held-out source) -> probabilities --------------------

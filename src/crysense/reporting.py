@@ -122,12 +122,18 @@ def results_markdown(metrics: dict, labels) -> str:
                     f" | {'' if bl is None or bl != bl else f'{bl:.3f}'} |")
     head = ("| system | macro-F1 [95 % CI] | accuracy | " + " | ".join(f"recall {c}" for c in labels) +
             " | macro-F1, test band-limited to 4 kHz |\n|---|---|---|" + "---|" * len(labels) + "---|")
+    choice = (f"Chosen ensemble: *{metrics['chosen']}*, picked on validation before this test ({metrics['choice_rule']})"
+              if "choice_rule" in metrics else f"Chosen ensemble (fixed in advance): *{metrics['chosen']}*")
+    best = metrics.get("best_member") or best_member(metrics)[0]
+    mc = metrics.get("mcnemar_chosen_vs_member", {}).get(best)
+    vs = (f"; against the best single member on test, *{best}*, exact McNemar p = {mc['p-value']:.3g} "
+          f"({int(mc['only ensemble right'])} clips only the ensemble got right, {int(mc['only member right'])} only the "
+          f"member)" if mc else f"; best single member: *{best}*")
     return (head + "\n" + "\n".join(rows) +
             f"\n\nTest split: {metrics['n_clips']} clips from {metrics['n_groups']} groups (babies, recordings, speakers, "
             f"source files) never used for training or validation. CI: cluster bootstrap over groups "
-            f"({metrics['bootstrap']['n']} resamples). Chosen ensemble (fixed in advance, the seed's choice, not re-chosen "
-            f"on test): *{metrics['chosen']}*; best single member: *{best_member(metrics)[0]}*. "
-            f"Written from `reports/metrics.json` by `notebooks/05_evaluation.ipynb`.")
+            f"({metrics['bootstrap']['n']} resamples). {choice}{vs}. The seed's average of YAMNet and Wav2Vec2 stays in the "
+            f"table. Written from `reports/metrics.json` by `notebooks/05_evaluation.ipynb`.")
 
 
 def best_member(metrics: dict) -> tuple[str, dict]:
@@ -246,8 +252,9 @@ def model_card(metrics: dict, df, generalization: dict | None = None, monitor: d
 `reports/generalization.json` and `reports/monitor.json`; do not edit by hand.*
 
 ## What it is
-An ensemble ({metrics['chosen']}) of a fine-tuned YAMNet (AudioSet-pretrained MobileNetV1 on log-mel patches) and a
-fine-tuned Wav2Vec2, with per-member temperature calibration. It labels 5-15 s windows of 16 kHz mono audio as
+An ensemble ({metrics['chosen']}, chosen on validation) of a fine-tuned YAMNet (AudioSet-pretrained MobileNetV1 on
+log-mel patches), a fine-tuned Wav2Vec2 and a logistic regression on frozen YAMNet embeddings, with per-member
+temperature calibration. It labels 5-15 s windows of 16 kHz mono audio as
 **crying** (an infant cry), **screaming**, or **normal** (speech, music, household and street sound) and averages the
 windows of a longer recording. Load it with `crysense.inference.Classifier.load()` or `python -m crysense classify`.
 
@@ -274,8 +281,8 @@ Splits never share a baby, recording, speaker or source file; exact duplicates w
   (lowest: {worst[0][7:]}, {worst[1]:.3f});
 - with every test clip band-limited to 4 kHz: macro-F1 {chosen.get('macro_f1_band_limited_4khz', float('nan')):.3f};
 - expected calibration error {chosen['ece']:.3f};
-- the best single member on the same clips, {best_name}, scored macro-F1 {best['macro_f1']:.3f}: the combiner was fixed
-  before testing and is not re-chosen on test results (every combiner's score is in `reports/metrics.json`).
+- the best single member on the same clips, {best_name}, scored macro-F1 {best['macro_f1']:.3f}: the combiner was chosen
+  on validation before testing and is not re-chosen on test results (every combiner's score is in `reports/metrics.json`).
 All systems, baselines and curves: `reports/05_evaluation.html`, `plots/ensemble_*.pdf`.
 
 ## As a monitor (streaming evaluation)
@@ -288,6 +295,29 @@ All systems, baselines and curves: `reports/05_evaluation.html`, `plots/ensemble
   Training weights sources within a class (square root of their size), weights human vocal sounds up within *normal*,
   and augments every class alike (rooms, backgrounds, codecs, phone bandwidth, gain, shift).
 {_generalization_card(generalization)}
-- **Backbone**: offline, Wav2Vec2 was pretrained in-domain on a small compact configuration, not the hub checkpoint.
+- **Backbone**: offline, Wav2Vec2 was pretrained in-domain (train split only, AudioSet YAMNet as its teacher) on a
+  small configuration, not the hub checkpoint.
 - Cry *reasons* (hungry, tired, ...) are a separate, much weaker study (notebook 06); this model does not predict them.
 """
+
+
+def pretraining_markdown(report: dict) -> str:
+    """The README's pretraining section: the validation probe of every backbone, the runs, the chosen ones."""
+    import pandas as pd
+    probe = pd.DataFrame(report["probe"])
+    table = probe[["family", "backbone", "val_macro_f1", "val_accuracy"]].rename(
+        columns={"val_macro_f1": "probe macro-F1 (val)", "val_accuracy": "probe accuracy (val)"})
+    runs = pd.DataFrame(report["runs_table"])
+    text = markdown_table(table, index=False)
+    if len(runs):
+        runs = runs.assign(minutes=runs["minutes"].round(1), **{"parameters (M)": runs["parameters (M)"].round(1)})
+        text += ("\n\nPretraining runs (train split only; each the same seeded crops, batch "
+                 f"{report['config']['batch_size']}, {report['config']['steps']} steps):\n\n" +
+                 markdown_table(runs[["run", "steps", "minutes", "parameters (M)", "loss, first 20 steps",
+                                      "loss, last 20 steps"]], index=False))
+    chosen = report.get("chosen") or {}
+    if chosen:
+        text += ("\n\nChosen by the validation probe (the rule fixed before the runs) and loaded by notebooks 03 and 06: " +
+                 "; ".join(f"{f}: *{c['backbone']}* (`{c['run']}`)" for f, c in chosen.items()) + ".")
+    return text + " Written by `notebooks/02b_pretraining.ipynb` (probe: logistic regression on frozen time-pooled " \
+                  "features of training clips, scored on the validation split)."

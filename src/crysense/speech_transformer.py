@@ -19,7 +19,8 @@ from torch import nn
 from .audio import pad_to
 from .config import AUDIO, LABELS, get_paths
 from .clipcache import ClipCache
-from .pretrain import compact_config, normalise, resolve_backbone
+from .backbones import compact_config, resolve_backbone
+from .pretrain import normalise
 from .trainset import TrainSet
 from .training import class_balanced_weights, fit, weighted_nll
 
@@ -36,18 +37,21 @@ def classifier_class(family: str):
 
 
 def load_classifier(family: str, labels=LABELS, source: str | None = None, random_init: bool = False,
-                    size: str = "compact", seed: int = 0):
-    """A sequence classifier over ``labels`` whose backbone comes from the configured source
-    (hub id, local folder, or the in-domain pretrained one), or is randomly initialised (the control)."""
+                    size: str = "compact", seed: int = 0, run: str | None = None, like=None):
+    """A sequence classifier over ``labels`` whose backbone comes from the configured source (hub id, local
+    folder, the in-domain backbone chosen by notebook 02b, or the named pretraining ``run``), or is randomly
+    initialised (the control): with the architecture of the model ``like`` if given, else of ``size``."""
     labels = list(labels)
     maps = dict(num_labels=len(labels), label2id={l: i for i, l in enumerate(labels)},
                 id2label={i: l for i, l in enumerate(labels)})
     torch.manual_seed(seed)
     if random_init:
-        model = classifier_class(family)(compact_config(family, size, **maps))
-        model.config.crysense_backbone = f"random init ({size})"
+        config = like.config.__class__(**{**like.config.to_dict(), **maps}) if like is not None else \
+            compact_config(family, size, **maps)
+        model = classifier_class(family)(config)
+        model.config.crysense_backbone = f"random init ({like.config.crysense_backbone if like is not None else size})"
     else:
-        where = resolve_backbone(family, source)
+        where = resolve_backbone(family, source, run=run)
         model = classifier_class(family).from_pretrained(where, **maps)
         # reports name a local backbone relative to the output root ('models/pretrained/wav2vec2'), a hub id as is
         local, root = Path(where), get_paths().root

@@ -1,6 +1,6 @@
 """Wav2Vec2 for cry / scream / normal: the family-specific names around ``speech_transformer``.
 
-Backbone (``crysense.pretrain.resolve_backbone``): ``facebook/wav2vec2-base`` online, the in-domain pretrained
+Backbone (``crysense.backbones.resolve_backbone``): ``facebook/wav2vec2-base`` online, the in-domain pretrained
 compact model offline. See ``speech_transformer`` for how fine-tuning stays cheap on 2 CPU cores.
 """
 from __future__ import annotations
