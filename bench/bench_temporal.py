@@ -68,7 +68,8 @@ def main(argv=None):
     print(f"real-time streams at once (one window every {args.hop:g} s; latency = sent -> stored result):")
     for c in cap:
         print(f"  {c['streams']:>3} streams  p50 {c['latency_p50_s']:.3f} s  p95 {c['latency_p95_s']:.3f} s  "
-              f"max {c['latency_max_s']:.3f} s  {'sustained' if c['sustained'] else 'falls behind (a result later than one hop)'}")
+              f"max {c['latency_max_s']:.3f} s  "
+              f"{'sustained' if c['sustained'] else 'falls behind (a result later than one hop)'}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 

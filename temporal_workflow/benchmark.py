@@ -29,7 +29,7 @@ async def chunk_latency(client, classifier, chunks: list[np.ndarray], audio: Aud
         bare.append(time.perf_counter() - t0)
     await client.execute_workflow(ClassifyClipWorkflow.run, ChunkRef("bench-warm", 0, audio.put_samples(chunks[0])),
                                   id=f"bench-warm-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
-    for i, x in enumerate(chunks):
+    for x in chunks:
         t0 = time.perf_counter()
         ref = ChunkRef(f"bench-{uuid.uuid4().hex[:8]}", 0, audio.put_samples(x))
         await client.execute_workflow(ClassifyClipWorkflow.run, ref, id=f"bench-{ref.stream_id}", task_queue=task_queue)
@@ -50,7 +50,7 @@ async def stream_throughput(client, chunks: list[np.ndarray], audio: AudioStore,
     from .client import start_stream
     handles = []
     t0 = time.perf_counter()
-    for s in range(streams):
+    for _ in range(streams):
         sid = f"bench-{uuid.uuid4().hex[:8]}"
         h = await start_stream(client, sid, task_queue=task_queue)
         for i, x in enumerate(chunks):
@@ -79,7 +79,7 @@ async def realtime_capacity(client, chunks: list[np.ndarray], audio: AudioStore,
                    for sid in (f"rt{n}-{tag}-{s}" for s in range(n))}
         sent: dict[tuple[str, int], float] = {}
 
-        async def feed(k: int, sid: str, handle):
+        async def feed(k: int, sid: str, handle, n: int = n, sent: dict = sent):
             await asyncio.sleep(hop_s * k / n)
             t0 = time.monotonic()
             for i in range(max(1, int(seconds // hop_s))):
@@ -118,8 +118,9 @@ def summary_markdown(latency: dict, throughput: dict, capacity: list[dict], wind
     """The README's real-time paragraph, from the figures measured above."""
     ok = [c["streams"] for c in capacity if c["sustained"]]
     tried = ", ".join(f"{c['streams']} (p95 {c['latency_p95_s']:.2f} s, max {c['latency_max_s']:.2f} s)" for c in capacity)
-    return (f"Chunk latency ({latency['chunks']} test clips, one at a time): bare `Classifier` p50 {latency['bare_p50_s']:.3f} s / "
-            f"p95 {latency['bare_p95_s']:.3f} s; through Temporal (store, preprocess, classify, store result) p50 "
+    return (f"Chunk latency ({latency['chunks']} test clips, one at a time): bare `Classifier` p50 "
+            f"{latency['bare_p50_s']:.3f} s / p95 {latency['bare_p95_s']:.3f} s; through Temporal (store, preprocess, "
+            f"classify, store result) p50 "
             f"{latency['temporal_p50_s']:.3f} s / p95 {latency['temporal_p95_s']:.3f} s: overhead ratio "
             f"{latency['overhead_ratio_p50']:.2f} (p50), {latency['overhead_ratio_p95']:.2f} (p95). Flooded by "
             f"{throughput['streams']} streams, one worker on 2 cores processed {throughput['chunks_per_s']:.2f} chunks/s. "

@@ -63,7 +63,7 @@ class ResultStore:
 
     def _connect(self):
         if self.postgres:
-            import psycopg   # optional: pip install psycopg[binary]
+            import psycopg  # optional: pip install psycopg[binary]
             return psycopg.connect(self.url)
         Path(self.url).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.url, timeout=30)

@@ -9,14 +9,22 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from crysense import alerts
 
-    from .shared import (BAD_AUDIO, AlertNotice, ChunkOutcome, ChunkRef, Classification, NotifyTargets, StreamState,
-                         StreamSummary)
+    from .shared import (
+        BAD_AUDIO,
+        AlertNotice,
+        ChunkOutcome,
+        ChunkRef,
+        Classification,
+        NotifyTargets,
+        StreamState,
+        StreamSummary,
+    )
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                     maximum_interval=timedelta(seconds=10), maximum_attempts=6,

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, ffmpeg_encode, noise, tone, write
-from crysense.audio import (AudioCache, AudioError, band_limit, check_clip, decode, pad_to, rms_dbfs,
-                            segment_bounds)
+from crysense.audio import AudioCache, AudioError, band_limit, check_clip, decode, pad_to, rms_dbfs, segment_bounds
 from crysense.datastudy import high_band_fraction
 
 

@@ -3,13 +3,21 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from test_sources import needs_data
 
 from conftest import noise, write
 from crysense.config import AUDIO, LABELS, SPLITS, get_paths
-from crysense.manifest import (ClipLoader, assign_splits, build_manifest, joined_file_path, load_manifest,
-                               member_paths, reason_kind, validate_manifest)
-from crysense.sources import SOURCES, parse_donateacry
-from test_sources import needs_data
+from crysense.manifest import (
+    ClipLoader,
+    assign_splits,
+    build_manifest,
+    joined_file_path,
+    load_manifest,
+    member_paths,
+    reason_kind,
+    validate_manifest,
+)
+from crysense.sources import parse_donateacry
 
 
 def test_assign_splits_keeps_groups_whole_and_near_70_15_15():

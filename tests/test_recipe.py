@@ -47,7 +47,8 @@ def test_held_out_source_takes_its_groups_and_views_along():
     assert "small" not in set(kept["source"]) and "shared" not in set(kept["group"]) and len(kept) == len(df) - 26
     assert set(recipe.select(df, recipe.BEFORE, "train")["source"]) <= set(recipe.BEFORE.sources)
     views = pd.DataFrame({"sha256": ["big1", "big1", "big2"], "version": ["view0", "view1", "view0"],
-                          "background_source": ["small", "music", "speech"], "background_group": ["small:3", "music:1", "shared"]})
+                          "background_source": ["small", "music", "speech"],
+                          "background_group": ["small:3", "music:1", "shared"]})
     assert trainset.usable_views(views, df, "small") == {("big1", "view1")}
     assert trainset.usable_views(views, df, None) is None
 

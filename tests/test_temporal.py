@@ -124,7 +124,8 @@ async def test_killed_worker_loses_and_duplicates_nothing(env, tiny_models, stor
     n = 8
     handle = await tclient.start_stream(env.client, "killme", task_queue=queue, heartbeat_s=3.0)
     for i in range(n):
-        await handle.signal(StreamWorkflow.add_chunk, ChunkRef("killme", i, audio.put_samples(noise(10.0, seed=100 + i)), 10.0 * i))
+        chunk = ChunkRef("killme", i, audio.put_samples(noise(10.0, seed=100 + i)), 10.0 * i)
+        await handle.signal(StreamWorkflow.add_chunk, chunk)
     await handle.signal(StreamWorkflow.end_stream)
     first = subprocess.Popen(cmd, cwd=cwd, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

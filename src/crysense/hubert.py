@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from . import speech_transformer as st
-from .trainset import TrainSet
 from .training import class_balanced_weights
+from .trainset import TrainSet
 
 FAMILY = "hubert"
 load_classifier = partial(st.load_classifier, FAMILY)

@@ -275,7 +275,7 @@ def plot_loso(pred: pd.DataFrame, systems: dict[str, str], recipes: list[str]):
             ax.bar(np.arange(len(names)) + (k - (len(rs) - 1) / 2) * width, vals, width,
                    color=cmap(k / max(1, len(recipes) - 1)), label=recipe)
         for lab, target in (("crying", 0.90), ("screaming", 0.80), ("normal", 0.95)):
-            xs = [i for i, l in enumerate(keys["label"]) if l == lab]
+            xs = [i for i, k in enumerate(keys["label"]) if k == lab]
             if xs:
                 ax.hlines(target, min(xs) - 0.45, max(xs) + 0.45, colors="k", linestyles=":", lw=1)
         ax.set(ylim=(0, 1.05), ylabel="held-out recall", title=systems[system])

@@ -205,7 +205,7 @@ def build_manifest(run: RunParams = RunParams(), params: AudioParams = AUDIO, sp
         else:
             clips += [(it, it.rel_path, a, b, sha, db, res) for a, b, sha, db in res["clips"]]
     loader = ClipLoader(cache_dir, params)
-    for (source, group), members in sorted(joined.items()):
+    for _, members in sorted(joined.items()):
         for pack in _pack_short(members, params):
             fp = joined_file_path([m[0].rel_path for m in pack])
             samples = loader.recording(fp)

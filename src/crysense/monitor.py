@@ -189,7 +189,8 @@ def choose(sweep_table: pd.DataFrame, system: str, max_false_alerts_per_hour: fl
 def operating_point(val_row: pd.Series, system: str, test: pd.Series, target: float) -> dict:
     """What ships with the models (``models/operating_point.json``): the rule, and what it measured."""
     return {"system": system, "threshold": float(val_row["threshold"]), "n": int(val_row["n"]), "m": int(val_row["m"]),
-            "label": "crying", "target_false_alerts_per_hour": target, "meets_target_on_validation": bool(val_row["meets_target"]),
+            "label": "crying", "target_false_alerts_per_hour": target,
+            "meets_target_on_validation": bool(val_row["meets_target"]),
             "validation": {k: float(val_row[k]) for k in ("false_alerts_per_hour", "episode_recall", "latency_median_s")},
             "test": {k: float(test[k]) for k in ("false_alerts_per_hour", "normal_hours", "episode_recall", "episodes",
                                                  "latency_median_s", "latency_p95_s")}}

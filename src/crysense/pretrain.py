@@ -29,7 +29,7 @@ from torch import nn
 
 from .backbones import compact_config, model_class
 from .config import AUDIO
-from .teacher import FRAMES_PER_HOP, PatchCropSampler, fit_patch_kmeans, frame_targets, patch_pool
+from .teacher import PatchCropSampler, fit_patch_kmeans, frame_targets, patch_pool
 
 OBJECTIVES = ("ssl", "distill", "teacher_kmeans")
 
@@ -95,7 +95,8 @@ class Wav2Vec2Contrastive(nn.Module):
         neg = _sample_negative_indices((len(x), n_frames), self.backbone.config.num_negatives, mask)
         out = self.model(x, mask_time_indices=torch.from_numpy(mask), sampled_negative_indices=torch.from_numpy(neg))
         n = float(mask.sum())
-        return out.loss / n, {"contrastive": float(out.contrastive_loss.detach()) / n, "diversity": float(out.diversity_loss.detach()) / n,
+        return out.loss / n, {"contrastive": float(out.contrastive_loss.detach()) / n,
+                              "diversity": float(out.diversity_loss.detach()) / n,
                               "perplexity": float(out.codevector_perplexity.detach())}
 
 

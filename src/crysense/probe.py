@@ -86,7 +86,7 @@ def plot_pretraining(summaries: dict):
         ax.set_visible(False)
     for ax, (name, s) in zip(axes.flat, summaries.items()):
         h = pd.DataFrame(s["history"])
-        smooth = lambda c: h[c].rolling(max(1, len(h) // 20), min_periods=1).mean()
+        smooth = lambda c, h=h: h[c].rolling(max(1, len(h) // 20), min_periods=1).mean()
         ax.plot(h["step"], h["loss"], alpha=0.3, label="loss per step")
         ax.plot(h["step"], smooth("loss"), label="smoothed")
         for c in [c for c in h.columns if c.startswith(("contrastive", "embedding_last", "scores_last"))]:

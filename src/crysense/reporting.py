@@ -275,8 +275,8 @@ Clips per split:
 Splits never share a baby, recording, speaker or source file; exact duplicates were removed.
 
 ## Performance (test split, {metrics['n_clips']} clips, {metrics['n_groups']} groups)
-- macro-F1 **{chosen['macro_f1']:.3f}** (95 % cluster-bootstrap CI {chosen['macro_f1_ci_low']:.3f}-{chosen['macro_f1_ci_high']:.3f}),
-  accuracy {chosen['accuracy']:.3f};
+- macro-F1 **{chosen['macro_f1']:.3f}** (95 % cluster-bootstrap CI
+  {chosen['macro_f1_ci_low']:.3f}-{chosen['macro_f1_ci_high']:.3f}), accuracy {chosen['accuracy']:.3f};
 - recall: crying {chosen['recall_crying']:.3f}, screaming {chosen['recall_screaming']:.3f}, normal {chosen['recall_normal']:.3f}
   (lowest: {worst[0][7:]}, {worst[1]:.3f});
 - with every test clip band-limited to 4 kHz: macro-F1 {chosen.get('macro_f1_band_limited_4khz', float('nan')):.3f};
@@ -289,8 +289,9 @@ All systems, baselines and curves: `reports/05_evaluation.html`, `plots/ensemble
 {_monitor_card(monitor)}
 
 ## Limits
-- **Few screams**: the scream class rests on {int(counts.loc['screaming'].sum()) if 'screaming' in counts.index else 0} clips from a
-  few dozen Freesound uploads; its test recall is measured on {int(chosen.get('n_screaming', 0))} clips and is uncertain.
+- **Few screams**: the scream class rests on {int(counts.loc['screaming'].sum()) if 'screaming' in counts.index else 0}
+  clips from a few dozen Freesound uploads; its test recall is measured on {int(chosen.get('n_screaming', 0))} clips and is
+  uncertain.
 - **Source and bandwidth confounds**: each class comes mostly from its own corpora, and most crying is 8 kHz phone audio.
   Training weights sources within a class (square root of their size), weights human vocal sounds up within *normal*,
   and augments every class alike (rooms, backgrounds, codecs, phone bandwidth, gain, shift).

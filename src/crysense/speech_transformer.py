@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from .audio import pad_to
-from .config import AUDIO, LABELS, get_paths
-from .clipcache import ClipCache
 from .backbones import compact_config, resolve_backbone
+from .clipcache import ClipCache
+from .config import AUDIO, LABELS, get_paths
 from .pretrain import normalise
-from .trainset import TrainSet
 from .training import class_balanced_weights, fit, weighted_nll
+from .trainset import TrainSet
 
 FRAME_RATE = 50   # frames per second after the conv front-end (stride 320 at 16 kHz)
 
@@ -42,8 +42,8 @@ def load_classifier(family: str, labels=LABELS, source: str | None = None, rando
     folder, the in-domain backbone chosen by notebook 02b, or the named pretraining ``run``), or is randomly
     initialised (the control): with the architecture of the model ``like`` if given, else of ``size``."""
     labels = list(labels)
-    maps = dict(num_labels=len(labels), label2id={l: i for i, l in enumerate(labels)},
-                id2label={i: l for i, l in enumerate(labels)})
+    maps = dict(num_labels=len(labels), label2id={lab: i for i, lab in enumerate(labels)},
+                id2label=dict(enumerate(labels)))
     torch.manual_seed(seed)
     if random_init:
         config = like.config.__class__(**{**like.config.to_dict(), **maps}) if like is not None else \

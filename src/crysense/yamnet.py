@@ -25,8 +25,8 @@ from tf_keras import layers  # noqa: E402
 
 from .clipcache import ClipCache  # noqa: E402
 from .config import REPO_ROOT  # noqa: E402
-from .trainset import TrainSet  # noqa: E402
 from .training import class_balanced_weights, fit, weighted_nll  # noqa: E402
+from .trainset import TrainSet  # noqa: E402
 
 # every fine-tuned classifier compiles its own steps, so leave-one-source-out's dozens of classifiers would each
 # log a "retracing" warning that says nothing useful
