@@ -1,64 +1,82 @@
 """Activities: the heavy side (decoding, models, storage). Run by the worker in a thread pool; the
-classifier is loaded once per worker and shared."""
+classifier is loaded once per worker and shared.
+
+One chunk is one short, idempotent activity, ``process_chunk``: decode, validate, classify, store the result row,
+and (retention) delete the chunk's audio. The stream workflow runs it as a *local* activity (Temporal's advice for
+short idempotent work: no task-queue round trip per chunk); if the worker dies, the workflow task is retried on
+another worker within seconds and the activity runs again. A chunk whose result row exists already returns that
+row, so a re-run never classifies twice, never writes twice, and never needs audio that retention removed.
+"""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from crysense import alerts
 from crysense.audio import AUDIO, AudioError, check_clip, decode
 
 from .notify import deliver
-from .shared import BAD_AUDIO, AlertNotice, ChunkOutcome, ChunkRef, Classification, NotifyTargets
+from .shared import NOTIFY_ALERT, PROCESS_CHUNK, AlertNotice, ChunkOutcome, ChunkRef, ChunkTask, NotifyTargets
 from .storage import AudioStore, ResultStore, result_row
 
 MAX_CHUNK_S = 15.0
 
 
 class ChunkActivities:
-    def __init__(self, classifier, audio_store: AudioStore, result_store: ResultStore):
+    def __init__(self, classifier, audio_store: AudioStore, result_store: ResultStore, delete_after_result: bool = True):
         self.classifier = classifier
         self.audio = audio_store
         self.results = result_store
+        self.delete_after_result = delete_after_result   # retention: a chunk's audio goes once its result is stored
 
-    def _samples(self, key: str) -> np.ndarray:
-        path = self.audio.path(key)
-        if not path.exists():
-            raise AudioError(key, "not in the audio store")
-        if key.endswith(".f32"):
-            return np.frombuffer(path.read_bytes(), np.float32).copy()
-        return decode(path).samples   # any format, rate, channel count: decoded to 16 kHz mono
+    def _samples(self, ref: ChunkRef) -> np.ndarray:
+        if not self.audio.exists(ref.audio_key):
+            raise AudioError(ref.name or ref.audio_key, "not in the audio store")
+        data = self.audio.get(ref.audio_key)
+        if ref.audio_key.endswith(".f32"):
+            return np.frombuffer(data, np.float32).copy()
+        return decode(self.audio.local_path(ref.audio_key, data)).samples   # any format, rate, channel count
 
-    @activity.defn(name="preprocess_chunk")
-    def preprocess_chunk(self, ref: ChunkRef) -> ChunkRef:
-        """Decode and validate (1-15 s, not near-silent); store the 16 kHz float32 samples; return their key."""
-        activity.heartbeat("decoding")
+    @activity.defn(name=PROCESS_CHUNK)
+    def process_chunk(self, task: ChunkTask) -> ChunkOutcome:
+        """Decode and validate (1-15 s, not near-silent), classify, store the row (with the alert state this
+        chunk leads to under the stream's rule), delete the audio. Bad audio is an outcome with an error (one log
+        line), not a failure: it will not get better by retrying."""
+        ref = task.ref
+        stored = self.results.get(ref.stream_id, ref.index)
+        if stored is not None:   # a re-run (worker died after storing): the stored outcome stands
+            return ChunkOutcome(ref.index, ref.start_s, stored["label"] or "", _probabilities(stored),
+                                stored["error"] or "", bool(stored["alert"]))
         try:
-            x = self._samples(ref.audio_key)
-            check_clip(x, ref.audio_key, AUDIO, max_s=MAX_CHUNK_S)
+            x = self._samples(ref)
+            check_clip(x, ref.name or ref.audio_key, AUDIO, max_s=MAX_CHUNK_S)
         except AudioError as e:
-            # bad audio will not get better by retrying: record it and let the stream go on
-            raise ApplicationError(f"chunk {ref.index} of {ref.stream_id}: {e.reason}", type=BAD_AUDIO,
-                                   non_retryable=True) from None
-        return ChunkRef(ref.stream_id, ref.index, self.audio.put_samples(x), ref.start_s)
+            activity.logger.warning(f"chunk {ref.index} of {ref.stream_id} ({ref.name or ref.audio_key}): {e.reason}")
+            outcome = ChunkOutcome(ref.index, ref.start_s, error=f"{ref.name or f'chunk {ref.index}'}: {e.reason}")
+        else:
+            r = self.classifier.classify(x)
+            outcome = ChunkOutcome(ref.index, ref.start_s, r["label"], r["probabilities"])
+        if task.rule is not None and task.state is not None:   # the alert the workflow will compute from this outcome
+            state = dataclasses.replace(task.state, recent=list(task.state.recent))
+            alerts.step(task.rule, state, outcome.probabilities.get(task.rule.label) if not outcome.error else None,
+                        outcome.start_s)
+            outcome.alert = state.on
+        self.results.put(result_row(ref.stream_id, ref.index, ref.audio_key, ref.start_s, outcome.label,
+                                    outcome.probabilities, outcome.error, outcome.alert))
+        if self.delete_after_result:
+            self.audio.delete(ref.audio_key)
+        return outcome
 
-    @activity.defn(name="classify_chunk")
-    def classify_chunk(self, ref: ChunkRef) -> Classification:
-        x = self._samples(ref.audio_key)
-        activity.heartbeat("classifying")
-        r = self.classifier.classify(x)
-        return Classification(r["label"], r["probabilities"], r["duration_s"], len(r["windows"]))
-
-    @activity.defn(name="store_result")
-    def store_result(self, ref: ChunkRef, outcome: ChunkOutcome) -> bool:
-        """Idempotent: a retry of the same (stream, chunk) writes nothing new."""
-        return self.results.put(result_row(ref.stream_id, ref.index, ref.audio_key, ref.start_s, outcome.label,
-                                           outcome.probabilities, outcome.error, outcome.alert))
-
-    @activity.defn(name="notify_alert")
+    @activity.defn(name=NOTIFY_ALERT)
     def notify_alert(self, notice: AlertNotice, targets: NotifyTargets) -> list[str]:
         """Send one alert event to the stream's webhook / MQTT broker; channels already delivered are skipped."""
         return deliver(notice, targets, self.results)
 
     def all(self) -> list:
-        return [self.preprocess_chunk, self.classify_chunk, self.store_result, self.notify_alert]
+        return [self.process_chunk, self.notify_alert]
+
+
+def _probabilities(row: dict) -> dict[str, float]:
+    return {lab: row[f"p_{lab}"] for lab in ("crying", "screaming", "normal") if row.get(f"p_{lab}") is not None}

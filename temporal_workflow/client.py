@@ -19,52 +19,169 @@ from pathlib import Path
 
 import numpy as np
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from crysense.alerts import shipped_rule
 from crysense.config import get_paths
 from crysense.streaming import StreamChunker, WindowParams
 
+from .activities import MAX_CHUNK_S
 from .shared import DEFAULT_ADDRESS, TASK_QUEUE, AlertParams, ChunkRef, NotifyTargets, StreamState
-from .storage import AudioStore
+from .storage import RUNTIME, AudioStore
 from .workflow import ClassifyClipWorkflow, StreamWorkflow
 
 SR = 16_000
 
 
+class ClipError(Exception):
+    """A file the service cannot classify, named as the user gave it."""
+
+
 async def classify_file(client: Client, path, audio_store: AudioStore | None = None, task_queue=TASK_QUEUE):
-    store = audio_store or AudioStore()
+    """One file through the ClassifyClipWorkflow. Refused before anything is stored: a missing path, a folder, and a
+    file longer than a chunk may be (``python -m temporal_workflow.client stream`` takes long recordings)."""
+    from crysense.audio import AudioError, decode
     path = Path(path)
+    if not path.exists():
+        raise ClipError(f"{path}: no such file")
+    if path.is_dir():
+        raise ClipError(f"{path}: is a folder, not an audio file")
+    try:
+        duration = decode(path).duration_s
+    except AudioError as e:
+        raise ClipError(f"{path}: {e.reason}") from None
+    if duration > MAX_CHUNK_S:
+        raise ClipError(f"{path}: {duration:.1f} s is longer than a chunk ({MAX_CHUNK_S:g} s); stream it instead")
+    store = audio_store or AudioStore()
     key = store.put_bytes(path.read_bytes(), path.suffix.lower())
-    ref = ChunkRef(stream_id=f"clip-{key[:16]}", index=0, audio_key=key)
-    return await client.execute_workflow(ClassifyClipWorkflow.run, ref, id=f"classify-{key[:16]}-{uuid.uuid4().hex[:6]}",
-                                         task_queue=task_queue)
+    ref = ChunkRef(stream_id=f"clip-{key[:16]}", index=0, audio_key=key, name=path.name)
+    return await retrying(lambda: client.execute_workflow(
+        ClassifyClipWorkflow.run, ref, id=f"classify-{key[:16]}-{uuid.uuid4().hex[:6]}", task_queue=task_queue),
+        f"classify {path.name}")
+
+
+def _retryable(err: RPCError) -> bool:
+    return err.status not in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.NOT_FOUND, RPCStatusCode.ALREADY_EXISTS,
+                              RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED)
+
+
+async def retrying(call, what: str, first_delay_s: float = 0.5, max_delay_s: float = 10.0, log=None):
+    """``await call()``, retried with backoff for as long as the server cannot be reached (it may be restarting)."""
+    delay = first_delay_s
+    while True:
+        try:
+            return await call()
+        except RPCError as e:
+            if not _retryable(e):
+                raise
+            (log or _log)(f"Temporal unreachable ({what}): {e.message or e.status}; retrying in {delay:g} s")
+            await asyncio.sleep(delay)
+            delay = min(max_delay_s, delay * 2)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 async def start_stream(client: Client, stream_id: str, alert: AlertParams = AlertParams(), task_queue=TASK_QUEUE,
-                       heartbeat_s: float = 20.0, max_chunks_per_run: int = 200, notify: NotifyTargets = NotifyTargets()):
-    state = StreamState(stream_id=stream_id, alert_params=alert, max_chunks_per_run=max_chunks_per_run, notify=notify)
-    return await client.start_workflow(StreamWorkflow.run, args=[state, heartbeat_s], id=f"stream-{stream_id}",
-                                       task_queue=task_queue)
+                       max_chunks_per_run: int = 200, notify: NotifyTargets = NotifyTargets(),
+                       idle_timeout_s: float = 600.0):
+    """Start the stream workflow, or attach to it if a stream of this id is running (a client that restarts
+    resumes its stream: its alert state, chunk numbering and stream time go on)."""
+    state = StreamState(stream_id=stream_id, alert_params=alert, max_chunks_per_run=max_chunks_per_run, notify=notify,
+                        idle_timeout_s=idle_timeout_s)
+    return await retrying(lambda: client.start_workflow(
+        StreamWorkflow.run, state, id=f"stream-{stream_id}", task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING), f"start stream {stream_id}")
 
 
-async def send_window(handle, store: AudioStore, stream_id: str, index: int, start_s: float, samples: np.ndarray):
-    """Claim check: the window's samples go to the store, the workflow gets the key."""
-    ref = ChunkRef(stream_id, index, store.put_samples(samples), start_s)
-    await handle.signal(StreamWorkflow.add_chunk, ref)
-    return ref
+class Outbox:
+    """Windows waiting to be signalled, kept on disk in order (bounded): while the server is down, nothing the
+    client has heard is lost, and a client restarted with the same stream id sends what an earlier one left. When
+    full, the oldest window is dropped (a monitor wants the freshest audio) and said so."""
+
+    def __init__(self, folder, max_windows: int = 720, log=_log):
+        self.dir = Path(folder)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.max_windows, self.log = max_windows, log
+
+    def _files(self) -> list[Path]:
+        return sorted(self.dir.glob("*.json"))
+
+    def __len__(self) -> int:
+        return len(self._files())
+
+    def put(self, ref: ChunkRef) -> None:
+        tmp = self.dir / f"{ref.index:09d}.tmp"
+        tmp.write_text(json.dumps(ref.__dict__))
+        os.replace(tmp, self.dir / f"{ref.index:09d}.json")
+        files = self._files()
+        for f in files[: max(0, len(files) - self.max_windows)]:
+            f.unlink(missing_ok=True)
+            self.log(f"outbox full ({self.max_windows} windows): dropped window {int(f.stem)}")
+
+    def next_index(self) -> int | None:
+        files = self._files()
+        return int(files[-1].stem) + 1 if files else None
+
+    def oldest(self) -> ChunkRef | None:
+        files = self._files()
+        return ChunkRef(**json.loads(files[0].read_text())) if files else None
+
+    def done(self, ref: ChunkRef) -> None:
+        (self.dir / f"{ref.index:09d}.json").unlink(missing_ok=True)
+
+
+async def resume_point(handle) -> tuple[int, float]:
+    """(next chunk index, stream time of the last chunk the workflow received, -1 if none)."""
+    status = await retrying(lambda: handle.query(StreamWorkflow.status), "stream status")
+    return status.last_index + 1, status.last_received_s
 
 
 async def stream_blocks(handle, blocks, window: WindowParams, audio_store: AudioStore | None = None,
-                        realtime_speed: float | None = 1.0, on_window=None) -> int:
+                        realtime_speed: float | None = 1.0, on_window=None, outbox: Outbox | None = None,
+                        end: bool = True) -> int:
     """Feed an iterable of sample blocks (1 s each when live) to the stream workflow; returns windows sent.
 
-    ``realtime_speed``: 1.0 plays a file at its real pace, 4.0 four times faster, None as fast as possible."""
+    ``realtime_speed``: 1.0 plays a file at its real pace, 4.0 four times faster, None as fast as possible.
+    Windows go through the ``outbox`` (default: ``runtime/outbox/<stream>``): a sender task signals them in order and
+    keeps retrying with backoff while the server is down, so reading the source never waits for the server.
+    A stream that already holds chunks (resumed) goes on after its last index and stream time. ``end``: signal the
+    end of the stream when the blocks run out (False: another client may resume it)."""
     store = audio_store or AudioStore()
-    chunker = StreamChunker(window)
     stream_id = handle.id.removeprefix("stream-")
+    outbox = outbox or Outbox(RUNTIME / "outbox" / stream_id)
+    first, last_s = await resume_point(handle)
+    if (after := outbox.next_index()) is not None:   # an earlier client's unsent windows go first
+        first = max(first, after)
+    chunker = StreamChunker(window)
+    offset = last_s + window.hop_s if last_s >= 0 else 0.0
+    wake, finished = asyncio.Event(), False
+
+    async def sender():
+        while True:
+            ref = outbox.oldest()
+            if ref is None:
+                if finished:
+                    return
+                wake.clear()
+                await wake.wait()
+                continue
+            await retrying(lambda r=ref: handle.signal(StreamWorkflow.add_chunk, r), f"window {ref.index}")
+            outbox.done(ref)
+            if on_window:
+                on_window(ref)
+
+    def queue(start: float, x: np.ndarray) -> None:
+        nonlocal n
+        outbox.put(ChunkRef(stream_id, first + n, store.put_samples(x, unique=True), round(offset + start, 3)))
+        n += 1
+        wake.set()
+
     n = 0
-    t0 = time.monotonic()
-    fed = 0.0
+    task = asyncio.create_task(sender())
+    t0, fed = time.monotonic(), 0.0
     blocks = iter(blocks)
     # a live source blocks while it waits for sound (or reconnects): read it in a thread, not in the event loop
     while (block := await asyncio.to_thread(next, blocks, None)) is not None:
@@ -72,17 +189,20 @@ async def stream_blocks(handle, blocks, window: WindowParams, audio_store: Audio
         if realtime_speed:
             await asyncio.sleep(max(0.0, t0 + fed / realtime_speed - time.monotonic()))
         for start, x in chunker.push(block):
-            ref = await send_window(handle, store, stream_id, n, start, x)
-            n += 1
-            if on_window:
-                on_window(ref)
+            queue(start, x)
     for start, x in chunker.flush():
-        ref = await send_window(handle, store, stream_id, n, start, x)
-        n += 1
-        if on_window:
-            on_window(ref)
-    await handle.signal(StreamWorkflow.end_stream)
+        queue(start, x)
+    finished = True
+    wake.set()
+    await task
+    if end:
+        await retrying(lambda: handle.signal(StreamWorkflow.end_stream), "end of stream")
     return n
+
+
+async def stream_result(handle):
+    """The stream's summary, waiting through server restarts."""
+    return await retrying(lambda: handle.result(), "stream result")
 
 
 def file_blocks(path, block_s: float = 1.0):
@@ -145,12 +265,19 @@ def mic_blocks(seconds: float, block_s: float = 1.0):
 
 
 async def main_async(args) -> int:
-    client = await Client.connect(args.address)
+    client = await Client.connect(args.address, lazy=True)   # connects on first use; calls retry while it is down
     if args.command == "classify":
+        failed = 0
         for f in args.files:
-            outcome = await classify_file(client, f)
+            try:
+                outcome = await classify_file(client, f)
+            except ClipError as e:
+                failed += 1
+                print(f"error: {e}", file=sys.stderr, flush=True)
+                continue
+            failed += bool(outcome.error)
             print(json.dumps({"file": f, **outcome.__dict__}), flush=True)
-        return 0
+        return 1 if failed else 0   # like the CLI: 1 when any file could not be classified
     stream_id = args.stream_id or uuid.uuid4().hex[:12]
     shipped = shipped_rule(os.environ.get("CRYSENSE_MODELS") or get_paths().models)
     rule = AlertParams(n=shipped.n if args.alert_n is None else args.alert_n,
@@ -167,7 +294,7 @@ async def main_async(args) -> int:
         blocks, speed = file_blocks(args.source), args.speed
     n = await stream_blocks(handle, blocks, WindowParams(args.window, args.hop), realtime_speed=speed,
                             on_window=lambda r: print(f"sent window {r.index} at {r.start_s:.1f} s", flush=True))
-    summary = await handle.result()
+    summary = await stream_result(handle)
     print(json.dumps({"stream": stream_id, "windows": n, **summary.__dict__}, indent=1), flush=True)
     return 0
 

@@ -23,31 +23,55 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class DevServer:
+    """A real Temporal dev server (SQLite state in ``db_path``) that can be stopped and started again on the same
+    port and database: what a restart or an outage looks like to clients and workers."""
+
+    def __init__(self, db_path, port: int | None = None, ui: bool = True, startup_timeout_s: float = 60.0):
+        self.db_path, self.port, self.ui = Path(db_path), port or free_port(), ui
+        self.ui_port = free_port()
+        self.startup_timeout_s = startup_timeout_s
+        self.proc = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "DevServer":
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
+               "--db-filename", str(self.db_path), "--log-level", "error"]
+        cmd += ["--ui-port", str(self.ui_port)] if self.ui else ["--headless"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + self.startup_timeout_s
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"temporal server exited: {self.proc.stderr.read().decode()[-500:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return self
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"temporal server not up after {self.startup_timeout_s} s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
 @contextlib.contextmanager
 def dev_server(db_path, port: int | None = None, ui: bool = True, startup_timeout_s: float = 60.0):
     """``with dev_server('runtime/temporal.sqlite') as address:`` a real server; state kept in ``db_path``."""
-    port = port or free_port()
-    ui_port = free_port()
-    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    cmd = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-           "--db-filename", str(db_path), "--log-level", "error"]
-    cmd += ["--ui-port", str(ui_port)] if ui else ["--headless"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + startup_timeout_s
+    server = DevServer(db_path, port, ui, startup_timeout_s).start()
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"temporal server exited: {proc.stderr.read().decode()[-500:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"temporal server not up after {startup_timeout_s} s")
-            time.sleep(0.2)
-        print(f"Temporal server on 127.0.0.1:{port}" + (f", Web UI http://127.0.0.1:{ui_port}" if ui else ""), flush=True)
-        yield f"127.0.0.1:{port}"
+        print(f"Temporal server on {server.address}" + (f", Web UI http://127.0.0.1:{server.ui_port}" if ui else ""),
+              flush=True)
+        yield server.address
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from crysense.alerts import AlertRule, AlertState
 
 TASK_QUEUE = "crysense"
+# activity names, one place for the worker's definitions and the workflows' calls
+PROCESS_CHUNK = "process_chunk"
+NOTIFY_ALERT = "notify_alert"
 DEFAULT_ADDRESS = os.environ.get("CRYSENSE_TEMPORAL_ADDRESS", "127.0.0.1:7233")
-BAD_AUDIO = "BadAudio"   # ApplicationError type of a chunk that can never be classified
 
 
 @dataclass
@@ -19,6 +21,15 @@ class ChunkRef:
     index: int
     audio_key: str
     start_s: float = 0.0
+    name: str = ""           # what the user called it (a file name), for error messages
+
+
+@dataclass
+class ChunkTask:
+    """One chunk to process, with the stream's alert rule and state before it (None for a single clip)."""
+    ref: ChunkRef
+    rule: AlertRule | None = None
+    state: AlertState | None = None
 
 
 @dataclass
@@ -74,6 +85,7 @@ class StreamState:
     alert_params: AlertRule = field(default_factory=AlertRule)
     pending: list[ChunkRef] = field(default_factory=list)
     last_index: int = -1                                     # highest chunk index received (order check)
+    last_received_s: float = -1.0                            # stream time of that chunk (a resumed client goes on)
     processed: int = 0
     errors: int = 0
     alert_state: AlertState = field(default_factory=AlertState)
@@ -86,6 +98,8 @@ class StreamState:
     ended: bool = False
     runs: int = 1                                            # 1 + number of continue-as-new
     max_chunks_per_run: int = 200                            # continue-as-new before history grows large
+    idle_timeout_s: float = 600.0                            # no chunk for this long: the client is gone, end
+    ended_idle: bool = False
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Claim-check audio store and the results store.
 
 - ``AudioStore``: chunks are written once under a content key (sha256) in a shared folder; payloads carry
-  the key, never megabytes of samples. (Several hosts: point it at shared storage.)
+  the key, never megabytes of samples. (Several hosts: point it at shared storage.) Retention: a chunk's audio is
+  deleted once its result is stored (the worker's default), or ``sweep`` removes what is older than N hours.
 - ``ResultStore``: a results table keyed by (stream_id, chunk_index), written idempotently: a retried
   activity never duplicates a row. SQLite by default; a ``postgresql://`` URL uses PostgreSQL (needs psycopg).
 """
@@ -11,6 +12,7 @@ import hashlib
 import os
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +25,10 @@ class AudioStore:
         self.root = Path(root or os.environ.get("CRYSENSE_AUDIO_STORE") or RUNTIME / "audio")
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def put_bytes(self, data: bytes, suffix: str) -> str:
-        """Store a file's bytes (any audio format); returns its key."""
-        key = f"{hashlib.sha256(data).hexdigest()}{suffix}"
+    def put_bytes(self, data: bytes, suffix: str, unique: bool = False) -> str:
+        """Store a file's bytes (any audio format); returns its key: the content's sha256, and with ``unique`` a
+        random part too (a stream's windows: retention deletes one without touching an identical other)."""
+        key = f"{hashlib.sha256(data).hexdigest()}{'-' + uuid.uuid4().hex[:12] if unique else ''}{suffix}"
         path = self.root / key
         if not path.exists():
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -33,14 +36,36 @@ class AudioStore:
             os.replace(tmp, path)
         return key
 
-    def put_samples(self, samples: np.ndarray) -> str:
+    def put_samples(self, samples: np.ndarray, unique: bool = False) -> str:
         """Store 16 kHz mono float32 samples (a stream window)."""
-        return self.put_bytes(np.ascontiguousarray(samples, np.float32).tobytes(), ".f32")
+        return self.put_bytes(np.ascontiguousarray(samples, np.float32).tobytes(), ".f32", unique)
 
     def path(self, key: str) -> Path:
         if "/" in key or key.startswith("."):
             raise ValueError(f"bad audio key {key!r}")
         return self.root / key
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).exists()
+
+    def get(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def local_path(self, key: str, data: bytes | None = None) -> Path:
+        """A local file holding the chunk (the store's own file: decoders read paths)."""
+        return self.path(key)
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def sweep(self, older_than_s: float) -> int:
+        """Delete every chunk stored more than ``older_than_s`` seconds ago; returns how many."""
+        cutoff, n = time.time() - older_than_s, 0
+        for f in self.root.iterdir():
+            if f.is_file() and f.stat().st_mtime < cutoff:
+                f.unlink(missing_ok=True)
+                n += 1
+        return n
 
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS results (
@@ -80,6 +105,16 @@ class ResultStore:
             cur = db.cursor()
             cur.execute(sql, [row[c] for c in COLUMNS])
             return cur.rowcount == 1
+
+    def get(self, stream_id: str, index: int) -> dict | None:
+        """The stored row of (stream, chunk), or None."""
+        mark = "%s" if self.postgres else "?"
+        with self._connect() as db:
+            cur = db.cursor()
+            cur.execute(f"SELECT {', '.join(COLUMNS)} FROM results WHERE stream_id = {mark} AND chunk_index = {mark}",
+                        [stream_id, index])
+            row = cur.fetchone()
+        return dict(zip(COLUMNS, row)) if row else None
 
     def delivered(self, event_id: str, channel: str) -> bool:
         """Was this alert event already delivered on ``channel`` (a retried notification skips it)?"""

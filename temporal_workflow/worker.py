@@ -19,21 +19,38 @@ from .workflow import ClassifyClipWorkflow, NotifierWorkflow, StreamWorkflow
 
 
 def make_worker(client: Client, classifier, audio_store: AudioStore, result_store: ResultStore,
-                executor: ThreadPoolExecutor, task_queue: str = TASK_QUEUE) -> Worker:
-    acts = ChunkActivities(classifier, audio_store, result_store)
+                executor: ThreadPoolExecutor, threads: int, task_queue: str = TASK_QUEUE,
+                delete_after_result: bool = True) -> Worker:
+    """``threads``: the executor's size, and how many (local) activities may run at once."""
+    acts = ChunkActivities(classifier, audio_store, result_store, delete_after_result)
     return Worker(client, task_queue=task_queue, workflows=[ClassifyClipWorkflow, StreamWorkflow, NotifierWorkflow],
-                  activities=acts.all(), activity_executor=executor,
-                  max_concurrent_activities=executor._max_workers)
+                  activities=acts.all(), activity_executor=executor, max_concurrent_activities=threads,
+                  max_concurrent_local_activities=threads)
 
 
-async def serve(address: str, models: str | None, task_queue: str, threads: int) -> None:
+async def sweep_forever(store: AudioStore, hours: float, every_s: float = 600.0) -> None:
+    while True:
+        n = store.sweep(hours * 3600)
+        if n:
+            print(f"audio store: deleted {n} chunks older than {hours:g} h", flush=True)
+        await asyncio.sleep(every_s)
+
+
+async def serve(address: str, models: str | None, task_queue: str, threads: int, keep_audio_hours: float | None) -> None:
     from crysense.inference import Classifier
     classifier = Classifier.load(models)   # once per worker process
     client = await Client.connect(address)
+    store = AudioStore()
     with ThreadPoolExecutor(max_workers=threads) as ex:
-        worker = make_worker(client, classifier, AudioStore(), ResultStore(), ex, task_queue)
+        worker = make_worker(client, classifier, store, ResultStore(), ex, threads, task_queue,
+                             delete_after_result=keep_audio_hours is None)
         print(f"worker ready on {address}, task queue {task_queue!r}", flush=True)
-        await worker.run()
+        sweeper = asyncio.create_task(sweep_forever(store, keep_audio_hours)) if keep_audio_hours else None
+        try:
+            await worker.run()
+        finally:
+            if sweeper:
+                sweeper.cancel()
 
 
 def main(argv=None) -> None:
@@ -42,8 +59,10 @@ def main(argv=None) -> None:
     ap.add_argument("--models", default=os.environ.get("CRYSENSE_MODELS"))
     ap.add_argument("--task-queue", default=TASK_QUEUE)
     ap.add_argument("--threads", type=int, default=2, help="activity threads (2 cores: 2)")
+    ap.add_argument("--keep-audio-hours", type=float, default=None,
+                    help="retention: keep chunk audio this many hours (default: delete it once its result is stored)")
     args = ap.parse_args(argv)
-    asyncio.run(serve(args.address, args.models, args.task_queue, args.threads))
+    asyncio.run(serve(args.address, args.models, args.task_queue, args.threads, args.keep_audio_hours))
 
 
 if __name__ == "__main__":

@@ -1,65 +1,48 @@
 """Workflows: classify one clip, and classify a live stream chunk by chunk with a debounced alert.
 
-Workflow code stays deterministic and light: no model, numpy or file access here (activities do that);
-activities are called by name, payloads carry audio by reference.
+Workflow code stays deterministic and light: no model, numpy or file access here (activities do that); payloads
+carry audio by reference. A chunk is one local activity (decode, validate, classify, store: `activities`), so the
+per-chunk path costs one workflow task, not a task-queue round trip per step.
 """
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from crysense import alerts
 
     from .shared import (
-        BAD_AUDIO,
+        NOTIFY_ALERT,
+        PROCESS_CHUNK,
         AlertNotice,
         ChunkOutcome,
         ChunkRef,
-        Classification,
+        ChunkTask,
         NotifyTargets,
         StreamState,
         StreamSummary,
     )
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=10), maximum_attempts=6,
-                    non_retryable_error_types=[BAD_AUDIO])
+# a chunk's work takes well under a second; a transient failure (a busy database) is retried with backoff
+CHUNK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                          maximum_interval=timedelta(seconds=10), maximum_attempts=10)
+CHUNK_TIMEOUT = timedelta(seconds=30)
 # a notification keeps trying (backoff up to a minute) for as long as a carer could still use it
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                            maximum_interval=timedelta(seconds=60), maximum_attempts=0)
 NOTIFY_GIVE_UP = timedelta(hours=1)
 
 
-def _bad_audio(err: ActivityError) -> str | None:
-    cause = err.cause
-    return cause.message if isinstance(cause, ApplicationError) and cause.type == BAD_AUDIO else None
-
-
-async def process_chunk(ref: ChunkRef, heartbeat_s: float) -> ChunkOutcome:
-    """receive (the ref) -> preprocess -> classify; bad audio becomes an outcome with an error, not a failure."""
-    try:
-        pcm = await workflow.execute_activity("preprocess_chunk", ref, result_type=ChunkRef, retry_policy=RETRY,
-                                              start_to_close_timeout=timedelta(seconds=60),
-                                              heartbeat_timeout=timedelta(seconds=heartbeat_s))
-        c = await workflow.execute_activity("classify_chunk", pcm, result_type=Classification, retry_policy=RETRY,
-                                            start_to_close_timeout=timedelta(seconds=120),
-                                            heartbeat_timeout=timedelta(seconds=heartbeat_s))
-        return ChunkOutcome(ref.index, ref.start_s, c.label, c.probabilities)
-    except ActivityError as e:
-        reason = _bad_audio(e)
-        if reason is None:
-            raise
-        return ChunkOutcome(ref.index, ref.start_s, error=reason)
-
-
-async def store(ref: ChunkRef, outcome: ChunkOutcome) -> None:
-    await workflow.execute_activity("store_result", args=[ref, outcome], retry_policy=RETRY,
-                                    start_to_close_timeout=timedelta(seconds=30))
+async def process_chunk(task: ChunkTask) -> ChunkOutcome:
+    """Decode, validate, classify and store one chunk (bad audio comes back as an outcome with an error)."""
+    return await workflow.execute_local_activity(PROCESS_CHUNK, task, result_type=ChunkOutcome,
+                                                 start_to_close_timeout=CHUNK_TIMEOUT, retry_policy=CHUNK_RETRY)
 
 
 @workflow.defn
@@ -68,9 +51,7 @@ class ClassifyClipWorkflow:
 
     @workflow.run
     async def run(self, ref: ChunkRef) -> ChunkOutcome:
-        outcome = await process_chunk(ref, heartbeat_s=30.0)
-        await store(ref, outcome)
-        return outcome
+        return await process_chunk(ChunkTask(ref))
 
 
 @workflow.defn
@@ -80,22 +61,25 @@ class StreamWorkflow:
     large it continues as new, carrying its state (pending chunks included)."""
 
     @workflow.init
-    def __init__(self, state: StreamState, heartbeat_s: float = 20.0) -> None:
+    def __init__(self, state: StreamState) -> None:
         self.state = state
-        self.heartbeat_s = heartbeat_s
 
     @workflow.run
-    async def run(self, state: StreamState, heartbeat_s: float = 20.0) -> StreamSummary:
+    async def run(self, state: StreamState) -> StreamSummary:
         s = self.state
         done_this_run = 0
         while True:
-            await workflow.wait_condition(lambda: bool(s.pending) or s.ended)
+            if not (s.pending or s.ended):
+                try:   # a client that vanished sends nothing more: after the idle timeout the stream ends itself
+                    await workflow.wait_condition(lambda: bool(s.pending) or s.ended, timeout=timedelta(
+                        seconds=s.idle_timeout_s) if s.idle_timeout_s else None)
+                except asyncio.TimeoutError:
+                    s.ended = s.ended_idle = True
             if not s.pending:
                 break
             ref = s.pending[0]
-            outcome = await process_chunk(ref, self.heartbeat_s)
+            outcome = await process_chunk(ChunkTask(ref, s.alert_params, s.alert_state))
             event = self._update(outcome)
-            await store(ref, outcome)
             if event is not None:
                 await self._notify(event)
             s.pending.pop(0)
@@ -103,7 +87,7 @@ class StreamWorkflow:
             if done_this_run >= s.max_chunks_per_run or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 s.runs += 1
-                workflow.continue_as_new(args=[s, self.heartbeat_s])
+                workflow.continue_as_new(args=[s])
         if (event := alerts.finish(s.alert_state, s.last_start_s)) is not None:   # the stream ended mid-alert
             s.alert_events.append({"index": s.last_index, "start_s": event.time_s, "alert": False, "p": None,
                                    "reason": event.reason})
@@ -154,7 +138,7 @@ class StreamWorkflow:
         # chunks arrive in order; a repeated signal (a client retry) is ignored
         if ref.index > self.state.last_index:
             self.state.pending.append(ref)
-            self.state.last_index = ref.index
+            self.state.last_index, self.state.last_received_s = ref.index, ref.start_s
 
     @workflow.signal
     def end_stream(self) -> None:
@@ -183,7 +167,7 @@ class NotifierWorkflow:
             if not self.queue:
                 return sent
             try:
-                await workflow.execute_activity("notify_alert", args=[self.queue[0], targets], result_type=list[str],
+                await workflow.execute_activity(NOTIFY_ALERT, args=[self.queue[0], targets], result_type=list[str],
                                                 retry_policy=NOTIFY_RETRY, start_to_close_timeout=timedelta(seconds=30),
                                                 schedule_to_close_timeout=NOTIFY_GIVE_UP)
                 sent += 1

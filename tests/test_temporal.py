@@ -21,6 +21,7 @@ from conftest import noise, tone, write
 from crysense import alerts
 from crysense.inference import Classifier
 from temporal_workflow import client as tclient
+from temporal_workflow.devserver import DevServer
 from temporal_workflow.shared import AlertParams, ChunkRef
 from temporal_workflow.storage import AudioStore, ResultStore
 from temporal_workflow.worker import make_worker
@@ -56,7 +57,7 @@ class running_worker:
 
     async def __aenter__(self):
         self.ex = ThreadPoolExecutor(2)
-        self.worker = make_worker(*self.args, self.ex, task_queue=self.queue)
+        self.worker = make_worker(*self.args, self.ex, 2, task_queue=self.queue)
         self.task = asyncio.create_task(self.worker.run())
         return self
 
@@ -121,8 +122,8 @@ async def test_killed_worker_loses_and_duplicates_nothing(env, tiny_models, stor
     cmd = [sys.executable, "-m", "temporal_workflow.worker", "--address", env.client.service_client.config.target_host,
            "--models", str(tiny_models), "--task-queue", queue, "--threads", "1"]
     cwd = Path(__file__).resolve().parents[1]
-    n = 8
-    handle = await tclient.start_stream(env.client, "killme", task_queue=queue, heartbeat_s=3.0)
+    n = 40
+    handle = await tclient.start_stream(env.client, "killme", task_queue=queue)
     for i in range(n):
         chunk = ChunkRef("killme", i, audio.put_samples(noise(10.0, seed=100 + i)), 10.0 * i)
         await handle.signal(StreamWorkflow.add_chunk, chunk)
@@ -136,9 +137,12 @@ async def test_killed_worker_loses_and_duplicates_nothing(env, tiny_models, stor
         assert 2 <= done_before < n, "the kill must land mid-stream"
         first.send_signal(signal.SIGKILL)
         first.wait(10)
+        killed_at = time.monotonic()
         second = subprocess.Popen(cmd, cwd=cwd, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             summary = await asyncio.wait_for(handle.result(), 180)
+            # the chunk in flight is retried within seconds of a new worker polling, not after minutes
+            assert time.monotonic() - killed_at < 60
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(30)
@@ -183,3 +187,94 @@ async def test_alert_events_are_notified_in_order_without_holding_up_the_stream(
         assert [p for t, p in got if t.endswith("/state")] == ["ON", "OFF", "ON", "OFF"]
     finally:
         mqtt.close()
+
+
+@ASYNC
+async def test_chunk_audio_is_deleted_once_its_result_is_stored(env, classifier, stores):
+    queue, audio, results = f"q-{uuid.uuid4().hex[:8]}", *stores
+    async with running_worker(env, classifier, stores, queue):
+        handle = await tclient.start_stream(env.client, "retain", task_queue=queue)
+        blocks = [noise(1.0, seed=i) for i in range(12)]
+        n = await tclient.stream_blocks(handle, blocks, tclient.WindowParams(5.0, 5.0), audio, realtime_speed=None,
+                                        outbox=tclient.Outbox(audio.root.parent / "outbox"))
+        await handle.result()
+    rows = results.rows("retain")
+    assert n == len(rows) >= 2 and all(r["status"] == "ok" for r in rows)
+    assert not any(audio.exists(r["audio_key"]) for r in rows)          # retention: nothing kept
+    old = audio.put_samples(noise(1.0, seed=99))
+    os.utime(audio.path(old), (time.time() - 7200, time.time() - 7200))
+    fresh = audio.put_samples(noise(1.0, seed=98))
+    assert audio.sweep(3600) == 1 and not audio.exists(old) and audio.exists(fresh)
+
+
+@ASYNC
+async def test_classify_refuses_bad_paths_and_long_files_before_storing_anything(env, stores, tmp_path):
+    audio = stores[0]
+    long_file = write(tmp_path / "long.wav", noise(20.0))
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio at all" * 10)
+    for path, says in ((tmp_path / "missing.wav", "no such file"), (tmp_path, "is a folder"),
+                       (long_file, "longer than a chunk"), (junk, "junk.wav")):
+        with pytest.raises(tclient.ClipError, match=says) as err:
+            await tclient.classify_file(env.client, path, audio, task_queue="unused")
+        assert str(path) in str(err.value)
+    assert list(audio.root.iterdir()) == []              # nothing was stored for any of them
+
+
+@ASYNC
+async def test_a_stream_resumes_by_its_id_and_ends_itself_when_its_client_is_gone(env, classifier, stores):
+    queue, audio, results = f"q-{uuid.uuid4().hex[:8]}", *stores
+    window = tclient.WindowParams(5.0, 5.0)
+    outbox = tclient.Outbox(audio.root.parent / "outbox")
+    async with running_worker(env, classifier, stores, queue):
+        first = await tclient.start_stream(env.client, "nursery-2", task_queue=queue, idle_timeout_s=3.0)
+        sent = await tclient.stream_blocks(first, [noise(1.0, seed=i) for i in range(10)], window, audio,
+                                           realtime_speed=None, outbox=outbox, end=False)   # the client dies
+        again = await tclient.start_stream(env.client, "nursery-2", task_queue=queue, idle_timeout_s=3.0)
+        assert again.run_id == first.run_id                          # the same running workflow, not a new one
+        more = await tclient.stream_blocks(again, [noise(1.0, seed=20 + i) for i in range(10)], window, audio,
+                                           realtime_speed=None, outbox=outbox, end=False)   # and dies again
+        summary = await asyncio.wait_for(again.result(), 60)         # no end signal: the idle timeout ends it
+    rows = results.rows("nursery-2")
+    assert [r["chunk_index"] for r in rows] == list(range(sent + more)) and summary.processed == sent + more
+    assert [r["start_s"] for r in rows] == [5.0 * i for i in range(sent + more)]   # stream time went on
+
+
+@ASYNC
+async def test_server_down_20_s_mid_stream_loses_and_doubles_nothing(classifier, tmp_path):
+    """The Temporal server stops mid-stream (longer than the old client's retry window) and starts again on the
+    same database; the client buffers and retries, the worker reconnects: every chunk is stored exactly once."""
+    from temporalio.client import Client
+    audio, results = AudioStore(tmp_path / "audio"), ResultStore(str(tmp_path / "results.sqlite"))
+    server = DevServer(tmp_path / "temporal.sqlite", ui=False).start()
+    try:
+        client = await Client.connect(server.address)
+        queue = f"q-{uuid.uuid4().hex[:8]}"
+        with ThreadPoolExecutor(2) as ex:
+            worker = make_worker(client, classifier, audio, results, ex, 2, task_queue=queue)
+            worker_task = asyncio.create_task(worker.run())
+            handle = await tclient.start_stream(client, "outage", task_queue=queue)
+            sent_at = []
+
+            async def outage():
+                while len(sent_at) < 4:
+                    await asyncio.sleep(0.1)
+                server.stop()
+                await asyncio.sleep(20.0)
+                server.start()
+
+            blocks = [noise(1.0, seed=i) for i in range(30 * 5)]   # 30 windows of 5 s, 5 windows a second of audio
+            down = asyncio.create_task(outage())
+            n = await tclient.stream_blocks(handle, blocks, tclient.WindowParams(5.0, 5.0), audio, realtime_speed=2.5,
+                                            outbox=tclient.Outbox(tmp_path / "outbox"),
+                                            on_window=lambda r: sent_at.append(time.monotonic()))
+            await down
+            summary = await asyncio.wait_for(tclient.stream_result(handle), 120)
+            await worker.shutdown()
+            await worker_task
+    finally:
+        server.stop()
+    rows = results.rows("outage")
+    assert n == 30 and [r["chunk_index"] for r in rows] == list(range(n)) and summary.processed == n
+    assert all(r["status"] == "ok" for r in rows)
+    assert max(b - a for a, b in zip(sent_at, sent_at[1:])) > 15      # the outage did fall mid-stream
