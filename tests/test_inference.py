@@ -64,3 +64,26 @@ def test_cli_stream_from_raw_pcm(classifier, capsys):
     assert cli.stream(args, classifier, io.BytesIO(pcm)) == 0
     events = [x for x in map(json.loads, capsys.readouterr().out.splitlines()) if "event" in x]
     assert [(e["event"], e["time_s"]) for e in events] == [("alert on", 5.0), ("alert off", 12.0)]
+
+
+def test_cli_stream_applies_the_file_checks_to_its_windows(classifier, capsys):
+    import io
+    silence = np.zeros(10 * 16_000, np.int16).tobytes()
+    random_bytes = np.random.default_rng(0).integers(0, 256, 10 * 32_000, dtype=np.uint8).tobytes()
+    tone_pcm = (tone(300, 10.0) * 32767).astype("<i2").tobytes()
+    args = cli._args(["stream", "--json", "--window", "5", "--hop", "5", "--threshold", "0", "--alert-n", "1",
+                      "--alert-m", "1"])
+    assert cli.stream(args, classifier, io.BytesIO(silence + random_bytes + tone_pcm)) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    windows = [x for x in lines if "start_s" in x]
+    assert ["near-silent" in w.get("error", "") for w in windows] == [True, True, False, False, False, False]
+    assert ["not audio" in w.get("error", "") for w in windows] == [False, False, True, True, False, False]
+    assert all("label" in w for w in windows[4:])
+    # a bad window never counts: the alert (1 of 1, threshold 0) comes with the first real audio, at 20 s
+    assert [(x["event"], x["time_s"]) for x in lines if "event" in x] == [("alert on", 20.0), ("alert off", 30.0)]
+    # a file piped instead of its PCM is refused with a hint, and the table has a header
+    wav = b"RIFF" + bytes(40) + tone_pcm
+    assert cli.stream(cli._args(["stream"]), classifier, io.BytesIO(wav)) == 1
+    assert "is a WAV file, not raw" in capsys.readouterr().err
+    assert cli.stream(cli._args(["stream", "--window", "5", "--hop", "5"]), classifier, io.BytesIO(tone_pcm)) == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["window", "label"]

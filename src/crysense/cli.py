@@ -9,7 +9,9 @@ threshold, off when none of them do).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 
 import numpy as np
@@ -41,16 +43,38 @@ def _args(argv):
     return ap.parse_args(argv)
 
 
+@contextlib.contextmanager
+def _native_start_up_lines_hidden():
+    """TensorFlow writes its start-up lines (CUDA probing on a CPU machine, oneDNN notes) straight to file
+    descriptor 2, before Python could filter them: hide them while the models load. A Python error still shows."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _classifier(args):
-    from .inference import Classifier, WindowParams
-    kw = {"window": WindowParams(args.window, args.hop)}
-    if args.combiner:
-        kw["combiner"] = args.combiner
-    return Classifier.load(args.models, **kw)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # no weight-loading bars on every call
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    with _native_start_up_lines_hidden():
+        import transformers
+
+        from .inference import Classifier, WindowParams
+        transformers.utils.logging.disable_progress_bar()
+        kw = {"window": WindowParams(args.window, args.hop)}
+        if args.combiner:
+            kw["combiner"] = args.combiner
+        return Classifier.load(args.models, **kw)
 
 
 def _row(name, label, probs, width):
-    return f"{name:<{width}}  {label:<10}" + "".join(f"{probs[lab]:>11.3f}" for lab in LABELS)
+    return f"{name:<{width}}  {label:<10}" + "".join(f"{probs[lab]:>12.3f}" for lab in LABELS)
 
 
 def classify(args, clf=None) -> int:
@@ -68,7 +92,7 @@ def classify(args, clf=None) -> int:
         print(json.dumps(results, indent=1))
     else:
         width = max(len(r["file"]) for r in results)
-        print(f"{'file':<{width}}  {'label':<10}" + "".join(f"{'p_' + lab:>11}" for lab in LABELS))
+        print(f"{'file':<{width}}  {'label':<10}" + "".join(f"{'p_' + lab:>12}" for lab in LABELS))
         for r in results:
             print(f"{r['file']:<{width}}  ERROR: {r['error']}" if "error" in r else
                   _row(r["file"], r["label"], r["probabilities"], width))
@@ -82,9 +106,26 @@ def _event_line(event, as_json: bool) -> str:
     return f"{'':>8}{event.time_s:8.1f} s  {what.upper()} ({event.reason})"
 
 
+# the first bytes of audio files that are not raw PCM (a common mistake: piping the file instead of ffmpeg's output)
+FILE_MAGIC = {b"RIFF": "WAV", b"ID3": "MP3", b"fLaC": "FLAC", b"OggS": "Ogg", b"caff": "CAF", b"\xff\xfb": "MP3"}
+
+
+def window_problem(x: np.ndarray) -> str | None:
+    """Why a window of stream audio should not be classified (the checks ``classify`` applies to files), or None:
+    near-silence, and full-scale noise that is no recording (random bytes, or a compressed file read as PCM)."""
+    from .audio import rms_dbfs
+    from .config import AUDIO
+    if rms_dbfs(x) < AUDIO.silence_dbfs:
+        return f"near-silent (below {AUDIO.silence_dbfs:g} dBFS): not classified"
+    if np.mean(np.abs(x) > 0.5) > 0.3:   # uniform random bytes: half the samples; loud real audio: a few per cent
+        return "not audio (full-scale noise: random bytes, or a compressed file read as raw PCM?): not classified"
+    return None
+
+
 def stream(args, clf=None, stdin=None) -> int:
     """Windows of raw PCM from stdin, each classified and printed, and the alert events the rule
-    (`crysense.alerts`) raises on them."""
+    (`crysense.alerts`) raises on them. A window that fails the file checks (near-silent, not audio) is
+    printed as such and counts as a bad window for the alert."""
     from . import alerts
     from .streaming import StreamChunker, WindowParams
     clf = clf or _classifier(args)
@@ -101,13 +142,29 @@ def stream(args, clf=None, stdin=None) -> int:
 
     def report(windows):
         for start, x in windows:
-            w = clf.classify_window(x, start)
-            print(json.dumps({"start_s": w.start_s, "end_s": w.end_s, "label": w.label, "probabilities": w.probabilities})
-                  if args.json else _row(f"{w.start_s:8.1f}-{w.end_s:.1f}s", w.label, w.probabilities, 18), flush=True)
-            if (event := alerts.step(rule, state, w.probabilities[rule.label], w.start_s)) is not None:
+            if (problem := window_problem(x)) is not None:
+                end = round(start + len(x) / 16_000, 3)
+                print(json.dumps({"start_s": start, "end_s": end, "error": problem}) if args.json else
+                      f"{f'{start:8.1f}-{end:.1f}s':<18}  ERROR: {problem}", flush=True)
+                p = None
+            else:
+                w = clf.classify_window(x, start)
+                print(json.dumps({"start_s": w.start_s, "end_s": w.end_s, "label": w.label,
+                                  "probabilities": w.probabilities}) if args.json else
+                      _row(f"{w.start_s:8.1f}-{w.end_s:.1f}s", w.label, w.probabilities, 18), flush=True)
+                p = w.probabilities[rule.label]
+            if (event := alerts.step(rule, state, p, start)) is not None:
                 print(_event_line(event, args.json), flush=True)
 
+    if not args.json:
+        print(f"{'window':<18}  {'label':<10}" + "".join(f"{'p_' + lab:>12}" for lab in LABELS), flush=True)
+    first = True
     while data := source.read(block):
+        if first and (kind := next((k for magic, k in FILE_MAGIC.items() if data.startswith(magic)), None)):
+            print(f"error: standard input is a {kind} file, not raw 16 kHz s16le PCM: pipe it through "
+                  "'ffmpeg -i FILE -f s16le -ac 1 -ar 16000 -', or use 'classify FILE'", file=sys.stderr)
+            return 1
+        first = False
         data, pending = pending + data, b""
         if len(data) % 2:
             data, pending = data[:-1], data[-1:]
