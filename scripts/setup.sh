@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 VENV=${CRYSENSE_VENV:-.venv}
 
 # Debian packages: ffmpeg decodes 3gp/caf/mp3 (and serves the tests' live sources); mosquitto is the MQTT
-# broker the notification tests start on loopback (and a broker a monitor can use)
+# broker the notification tests start on loopback (and a broker a monitor can use); postgresql is the server the
+# PostgreSQL results store is tested against (the tests start their own cluster on loopback)
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "[setup] installing Debian ${missing[*]}"

@@ -180,3 +180,33 @@ class MqttRecorder:
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """Debian's PostgreSQL server (scripts/setup.sh installs it): a throwaway cluster on a free loopback port, run as
+    the postgres user (the server refuses root); its postgresql:// URL."""
+    import glob
+    import os
+    import tempfile
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    assert bins, "PostgreSQL must be installed (scripts/setup.sh installs it)"
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    top = Path(tempfile.mkdtemp(prefix="crysense-pg-"))
+    top.chmod(0o755)
+    data = top / "data"
+    if as_postgres:
+        shutil.chown(top, "postgres")
+    subprocess.run(as_postgres + [f"{bins[-1]}/initdb", "-D", str(data), "-A", "trust", "-U", "crysense"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    proc = subprocess.Popen(as_postgres + [f"{bins[-1]}/postgres", "-D", str(data), "-p", str(port), "-k", str(top),
+                                           "-c", "listen_addresses=127.0.0.1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, 30)
+        yield f"postgresql://crysense@127.0.0.1:{port}/postgres"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(top, ignore_errors=True)
