@@ -14,8 +14,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from temporalio.client import Client
-
 from crysense.config import get_paths
 from crysense.inference import Classifier
 from crysense.manifest import ClipLoader, load_manifest
@@ -32,7 +30,7 @@ async def run(args) -> dict:
     chunks = [loader.load_row(r) for _, r in test.iterrows()]
     classifier = Classifier.load(args.models)
     with tempfile.TemporaryDirectory() as tmp, devserver.dev_server(Path(tmp) / "t.sqlite", ui=False) as address:
-        client = await Client.connect(address)
+        client = await devserver.connect(address)
         audio, results = AudioStore(Path(tmp) / "audio"), ResultStore(str(Path(tmp) / "r.sqlite"))
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         with ThreadPoolExecutor(2) as ex:

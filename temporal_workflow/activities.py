@@ -34,10 +34,9 @@ class ChunkActivities:
     def _samples(self, ref: ChunkRef) -> np.ndarray:
         if not self.audio.exists(ref.audio_key):
             raise AudioError(ref.name or ref.audio_key, "not in the audio store")
-        data = self.audio.get(ref.audio_key)
         if ref.audio_key.endswith(".f32"):
-            return np.frombuffer(data, np.float32).copy()
-        return decode(self.audio.local_path(ref.audio_key, data)).samples   # any format, rate, channel count
+            return np.frombuffer(self.audio.get(ref.audio_key), np.float32).copy()
+        return decode(self.audio.path(ref.audio_key)).samples   # any format, rate, channel count
 
     @activity.defn(name=PROCESS_CHUNK)
     def process_chunk(self, task: ChunkTask) -> ChunkOutcome:
@@ -47,6 +46,8 @@ class ChunkActivities:
         ref = task.ref
         stored = self.results.get(ref.stream_id, ref.index)
         if stored is not None:   # a re-run (worker died after storing): the stored outcome stands
+            if self.delete_after_result:
+                self.audio.delete(ref.audio_key)
             return ChunkOutcome(ref.index, ref.start_s, stored["label"] or "", _probabilities(stored),
                                 stored["error"] or "", bool(stored["alert"]))
         try:

@@ -75,3 +75,18 @@ def dev_server(db_path, port: int | None = None, ui: bool = True, startup_timeou
         yield server.address
     finally:
         server.stop()
+
+
+async def connect(address: str, timeout_s: float = 60.0):
+    """A client of a server that may still be starting: its port opens before its frontend is healthy."""
+    import asyncio
+
+    from temporalio.client import Client
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await Client.connect(address)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)

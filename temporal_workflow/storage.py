@@ -51,10 +51,6 @@ class AudioStore:
     def get(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
-    def local_path(self, key: str, data: bytes | None = None) -> Path:
-        """A local file holding the chunk (the store's own file: decoders read paths)."""
-        return self.path(key)
-
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 

@@ -244,11 +244,11 @@ async def test_a_stream_resumes_by_its_id_and_ends_itself_when_its_client_is_gon
 async def test_server_down_20_s_mid_stream_loses_and_doubles_nothing(classifier, tmp_path):
     """The Temporal server stops mid-stream (longer than the old client's retry window) and starts again on the
     same database; the client buffers and retries, the worker reconnects: every chunk is stored exactly once."""
-    from temporalio.client import Client
+    from temporal_workflow.devserver import connect
     audio, results = AudioStore(tmp_path / "audio"), ResultStore(str(tmp_path / "results.sqlite"))
     server = DevServer(tmp_path / "temporal.sqlite", ui=False).start()
     try:
-        client = await Client.connect(server.address)
+        client = await connect(server.address)
         queue = f"q-{uuid.uuid4().hex[:8]}"
         with ThreadPoolExecutor(2) as ex:
             worker = make_worker(client, classifier, audio, results, ex, 2, task_queue=queue)
