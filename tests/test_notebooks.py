@@ -29,11 +29,11 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     assert set(held["held_out"]) == set(report["sources"]) and len(report["sources"]) >= 6
     for system, recipes in report["plan"].items():
         assert set(held.loc[held["system"] == system, "recipe"]) == set(recipes)
-    # pretraining: each family's installed backbone is the teacher-guided run the probe chose, by steps not time
+    # pretraining: each family's installed backbone is the run the probe chose, every run defined by its steps
     pre = json.loads((out / "reports" / "pretraining.json").read_text())
     for family in ("wav2vec2", "hubert"):
         run = (out / "models" / "pretrained" / family / "chosen_run.txt").read_text().strip()
-        assert run == pre["chosen"][family]["run"] and pre["chosen"][family]["objective"] != "ssl"
+        assert run == pre["chosen"][family]["run"]
     assert all(s["steps"] == pre["config"]["steps"] for s in pre["pretraining"].values())
     # the ensemble reported is the one notebook 04 chose on validation, tested against the best member
     from crysense.ensemble import Ensemble
@@ -41,7 +41,8 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     assert metrics["chosen"] == f"ensemble: {Ensemble.load(out / 'models' / 'ensemble.joblib').chosen}"
     assert metrics["best_member"] in metrics["mcnemar_chosen_vs_member"]
     w2v = json.loads((out / "reports" / "wav2vec2_metrics.json").read_text())
-    assert {"plain SSL", "random init"} <= set(w2v["ablation_backbones"])
+    plain_chosen = pre["chosen"]["wav2vec2"]["objective"] == "ssl"   # then it is the first row, not an ablation
+    assert set(w2v["ablation_backbones"]) == {"random init"} | (set() if plain_chosen else {"plain SSL"})
     card = (out / "models" / "MODEL_CARD.md").read_text()
     assert "Recordings from elsewhere" in card and "false alerts per hour" in card
     # the streaming evaluation ships an operating point, and the service reads it

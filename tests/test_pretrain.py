@@ -92,7 +92,9 @@ def test_probe_choice_follows_its_rule():
             {"family": "wav2vec2", "objective": "distill", "size": "compact", "run": "c", "val_macro_f1": 0.80},
             {"family": "hubert", "objective": "teacher_kmeans", "size": "compact", "run": "d", "val_macro_f1": 0.70},
             {"family": "hubert", "objective": "distill", "size": "compact", "run": "e", "val_macro_f1": 0.75}]
-    assert probe.choose(rows, "wav2vec2")["run"] == "c"      # plain SSL is never chosen; a tie goes to the smaller
+    assert probe.choose(rows, "wav2vec2")["run"] == "a"      # the teacher must beat plain SSL to be chosen
+    rows[0]["val_macro_f1"] = 0.5
+    assert probe.choose(rows, "wav2vec2")["run"] == "c"      # a tie goes to the smaller model
     assert probe.choose(rows, "hubert")["run"] == "e"
 
 

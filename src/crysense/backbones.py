@@ -96,3 +96,9 @@ def plain_run(family: str, paths=None) -> str | None:
     paths = paths or get_paths()
     found = sorted(p.name for p in (paths.models / "pretrained").glob(f"{family}-ssl-*") if (p / "config.json").exists())
     return found[0] if found else None
+
+
+def chosen_run(family: str, paths=None) -> str | None:
+    """The pretraining run notebook 02b installed as ``family``'s backbone, if it recorded one."""
+    f = (paths or get_paths()).models / "pretrained" / family / "chosen_run.txt"
+    return f.read_text().strip() if f.exists() else None

@@ -204,14 +204,14 @@ def speech_variants(data: pd.DataFrame, clips, cache_dir, cfg: NestedCVConfig, w
     """{name: (frozen states of ``data``'s clips, new_model(labels))} for each HuBERT variant in ``which``: the
     backbone notebook 02b chose (or the configured source), its plain self-supervised baseline (when pretrained
     here) and a random initialisation of the chosen architecture. States are cached per backbone."""
-    from .backbones import backbone_source, plain_run
+    from .backbones import backbone_source, chosen_run, plain_run
     from .clipcache import in_order
     source = backbone_source(source)
     chosen = load_classifier(["x", "y"], source=source, seed=cfg.seed)
     makers = {"chosen": lambda labels: load_classifier(labels, source=source, seed=cfg.seed),
               "random": lambda labels: load_classifier(labels, random_init=True, like=chosen, seed=cfg.seed)}
     plain = plain_run(FAMILY) if source == "pretrain" else None
-    if plain:
+    if plain and plain != chosen_run(FAMILY):   # the plain baseline, unless the probe chose it anyway
         makers["plain"] = lambda labels: load_classifier(labels, run=plain, seed=cfg.seed)
     out = {}
     for key in [k for k in which if k in makers]:

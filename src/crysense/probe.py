@@ -52,12 +52,13 @@ def linear_probe(train_X, train_y, val_X, val_y, seed: int = 0) -> dict:
     return {"val_accuracy": float(accuracy_score(val_y, pred)), "val_macro_f1": float(f1_score(val_y, pred, average="macro"))}
 
 
-def choose(probe_rows: list[dict], family: str, objectives=("distill", "teacher_kmeans")) -> dict:
-    """The rule, fixed before any run: of ``family``'s teacher-guided backbones, the best validation probe
-    macro-F1 (ties: the smaller model, then the earlier objective)."""
+def choose(probe_rows: list[dict], family: str, objectives=("distill", "teacher_kmeans", "ssl")) -> dict:
+    """The rule, fixed before the runs of notebook 02b: of ``family``'s pretrained backbones, the best validation
+    probe macro-F1 (ties: the smaller model, then the earlier objective, teacher-guided first). Plain
+    self-supervision competes too: a teacher-guided backbone is chosen only if it beats the baseline."""
     rows = [r for r in probe_rows if r["family"] == family and r.get("objective") in objectives]
     if not rows:
-        raise ValueError(f"no teacher-guided {family} backbone was probed")
+        raise ValueError(f"no pretrained {family} backbone was probed")
     size_rank = {s: i for i, s in enumerate(("tiny", "compact", "large"))}
     order = {o: i for i, o in enumerate(objectives)}
     return max(rows, key=lambda r: (round(r["val_macro_f1"], 4), -size_rank[r["size"]], -order[r["objective"]]))
