@@ -162,8 +162,11 @@ def make_objective(family: str, cfg: PretrainConfig, sampler: PatchCropSampler) 
         raise ValueError(f"no objective {cfg.objective!r} for {family}; one of {OBJECTIVES} (teacher_kmeans: hubert)")
     if cfg.objective == "ssl":   # HuBERT's first iteration: clusters of MFCC frames of sampled crops
         from sklearn.cluster import MiniBatchKMeans
+        # crops of their own seed: the training crops stay the ones every other run sees
+        fitting = PatchCropSampler(sampler.items, sampler.audio, sampler.patches, sampler.batch_size,
+                                   seed=cfg.seed + 1, stats=(sampler.mean, sampler.std))
         frames = np.concatenate([mfcc_frames(x) for _ in range(8 if cfg.size == "tiny" else 40)
-                                 for x in sampler.batch()["x"]])
+                                 for x in fitting.batch()["x"]])
         km = MiniBatchKMeans(n_clusters=cfg.n_clusters, random_state=cfg.seed, n_init=3, batch_size=4096).fit(frames)
 
         def targets(batch, n_frames):
