@@ -184,7 +184,7 @@ class Ensemble:
     def combine(self, name: str, probas: dict[str, np.ndarray]) -> np.ndarray:
         cal = self.calibrated(probas)
         if name == self.SEED_CHOICE:
-            return average([c for m, c in zip(self.members, cal) if m in ("yamnet", "wav2vec2")])
+            return average([c for m, c in zip(self.members, cal) if m in self.needs(name)])
         return {"average (all members)": lambda: average(cal),
                 "weighted average": lambda: weighted_average(cal, self.weights),
                 "majority vote": lambda: majority_vote(cal),
