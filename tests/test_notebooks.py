@@ -49,3 +49,15 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     from crysense.alerts import shipped_rule
     point = json.loads((out / "models" / "operating_point.json").read_text())
     assert shipped_rule(out / "models").threshold == point["threshold"] and set(point["test"]) >= {"episode_recall"}
+    # cry reasons: every setting scored, every model permutation-tested, the leaky protocols beside the grouped one
+    reasons = json.loads((out / "reports" / "cry_reasons_metrics.json").read_text())
+    assert set(reasons["settings"]) == {"reasons", "curated", "hungry"}
+    for name, setting in reasons["settings"].items():   # the fine-tuned HuBERTs are permuted on the 7 reasons only
+        models = {r["model"] for r in setting["table"]}
+        fine_tuned = {m for m in models if m.startswith("HuBERT") and "frozen" not in m}
+        assert set(setting["permutation"]) == (models if name == "reasons" else models - fine_tuned)
+        assert all(0 < p["p_balanced_accuracy"] <= 1 for p in setting["permutation"].values())
+    assert all("roc_auc" in r for r in reasons["settings"]["hungry"]["table"])
+    assert {r["protocol"] for r in reasons["leaky"]} == {"grouped by baby (the study)", "random clip split",
+                                                         "augmented, then random split"}
+    assert (out / "plots" / "cry_reasons_permutation_null.pdf").stat().st_size > 1000
