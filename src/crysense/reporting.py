@@ -24,6 +24,17 @@ def study_notebooks() -> list[Path]:
     return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]*_*.ipynb"))   # 02b slots in before 03
 
 
+def machine() -> dict:
+    """What a time was measured on: cores, CPU model, load when the notebook started (machines are shared), commit."""
+    import platform
+    import subprocess
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    return {"cores": os.cpu_count(), "cpu": cpu, "load_1min": round(os.getloadavg()[0], 2), "commit": commit}
+
+
 def to_html(executed: Path, out_dir: Path) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
@@ -60,13 +71,13 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
         if only and not any(nb.stem.startswith(o) for o in only):
             continue
         out = executed_dir / nb.name
-        t0 = time.time()
+        t0, on = time.time(), machine()
         print(f"== {nb.name} (smoke={smoke})", flush=True)
         pm.execute_notebook(str(nb), str(out), cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
                             parameters={"smoke": smoke, "out_root": str(paths.root), **(extra_parameters or {})},
                             progress_bar=False, log_output=bool(os.environ.get("CRYSENSE_LOG_CELLS")))
         html = to_html(out, paths.reports)
-        times.append({"notebook": nb.name, "seconds": round(time.time() - t0, 1), "html": str(html)})
+        times.append({"notebook": nb.name, "seconds": round(time.time() - t0, 1), "html": str(html), "machine": on})
         print(f"   {times[-1]['seconds']} s -> {html}", flush=True)
     # a partial run (``only``) updates its notebooks' times and keeps the others' from earlier runs
     log = paths.reports / f"run_times{'_smoke' if smoke else ''}.json"
