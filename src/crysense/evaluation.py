@@ -112,16 +112,18 @@ def bootstrap_ci(y: np.ndarray, proba: np.ndarray, groups, metric=None, n_boot: 
     n = proba.shape[1]
     metric = metric or (lambda yt, yp: _macro_f1(yt, yp, n))
     pred = proba.argmax(axis=1)
-    groups = np.asarray(groups)
-    uniq, inv = np.unique(groups, return_inverse=True)
-    members = [np.flatnonzero(inv == g) for g in range(len(uniq))]
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n_boot):
-        idx = np.concatenate([members[g] for g in rng.integers(0, len(uniq), len(uniq))])
-        stats.append(metric(y[idx], pred[idx]))
+    stats = [metric(y[idx], pred[idx]) for idx in cluster_bootstrap(groups, n_boot, seed)]
     lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     return float(metric(y, pred)), float(lo), float(hi)
+
+
+def cluster_bootstrap(groups, n_boot: int, seed: int = 0):
+    """``n_boot`` index arrays, each a resample of whole groups with replacement (as many groups as there are)."""
+    uniq, inv = np.unique(np.asarray(groups), return_inverse=True)
+    members = [np.flatnonzero(inv == g) for g in range(len(uniq))]
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield np.concatenate([members[g] for g in rng.integers(0, len(uniq), len(uniq))])
 
 
 def mcnemar(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:

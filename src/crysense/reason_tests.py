@@ -117,14 +117,7 @@ def auc_with_ci(pooled: pd.DataFrame, positive: str, groups: np.ndarray, n_boot:
     from sklearn.metrics import roc_auc_score
     t = (pooled["true"] == positive).to_numpy()
     s = pooled[f"p_{positive}"].to_numpy()
-    groups = np.asarray(groups)
-    uniq, inv = np.unique(groups, return_inverse=True)
-    members = [np.flatnonzero(inv == g) for g in range(len(uniq))]
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n_boot):
-        idx = np.concatenate([members[g] for g in rng.integers(0, len(uniq), len(uniq))])
-        if 0 < t[idx].sum() < len(idx):
-            stats.append(roc_auc_score(t[idx], s[idx]))
+    from .evaluation import cluster_bootstrap
+    stats = [roc_auc_score(t[idx], s[idx]) for idx in cluster_bootstrap(groups, n_boot, seed) if 0 < t[idx].sum() < len(idx)]
     lo, hi = np.quantile(stats, [0.025, 0.975]) if stats else (np.nan, np.nan)
     return {"roc_auc": float(roc_auc_score(t, s)), "roc_auc_low": float(lo), "roc_auc_high": float(hi)}
