@@ -29,8 +29,8 @@ async def run(args) -> dict:
     test = df[df.split == "test"].sample(args.chunks, random_state=0)
     chunks = [loader.load_row(r) for _, r in test.iterrows()]
     classifier = Classifier.load(args.models)
-    with tempfile.TemporaryDirectory() as tmp, devserver.dev_server(Path(tmp) / "t.sqlite", ui=False) as address:
-        client = await devserver.connect(address)
+    with tempfile.TemporaryDirectory() as tmp, devserver.dev_server(Path(tmp) / "t.sqlite", ui=False) as server:
+        client = await devserver.connect(server.address)
         audio, results = AudioStore(Path(tmp) / "audio"), ResultStore(str(Path(tmp) / "r.sqlite"))
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         with ThreadPoolExecutor(2) as ex:

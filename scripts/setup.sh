@@ -7,11 +7,13 @@ VENV=${CRYSENSE_VENV:-.venv}
 
 # Debian packages: ffmpeg decodes 3gp/caf/mp3 (and serves the tests' live sources); mosquitto is the MQTT
 # broker the notification tests start on loopback (and a broker a monitor can use); postgresql is the server the
-# PostgreSQL results store is tested against (the tests start their own cluster on loopback)
+# PostgreSQL results store is tested against (the tests start their own cluster on loopback); chromium loads the
+# Temporal Web UI headless (a test checks a stream workflow is listed; notebook 07 keeps a screenshot)
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "[setup] installing Debian ${missing[*]}"

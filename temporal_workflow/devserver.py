@@ -67,12 +67,13 @@ class DevServer:
 
 @contextlib.contextmanager
 def dev_server(db_path, port: int | None = None, ui: bool = True, startup_timeout_s: float = 60.0):
-    """``with dev_server('runtime/temporal.sqlite') as address:`` a real server; state kept in ``db_path``."""
+    """``with dev_server('runtime/temporal.sqlite') as server:`` a real server (``server.address``, and with
+    ``ui`` the Web UI on ``server.ui_port``); state kept in ``db_path``."""
     server = DevServer(db_path, port, ui, startup_timeout_s).start()
     try:
         print(f"Temporal server on {server.address}" + (f", Web UI http://127.0.0.1:{server.ui_port}" if ui else ""),
               flush=True)
-        yield server.address
+        yield server
     finally:
         server.stop()
 

@@ -19,7 +19,7 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
         assert not errors
     for fig in ("data_class_counts", "data_durations", "data_example_spectrograms", "data_bandwidth_by_source",
                 "data_learning_curve", "data_augmented_views", "generalization_loso_recall",
-                "monitor_false_alerts_vs_recall"):
+                "monitor_false_alerts_vs_recall", "realtime_temporal_web_ui"):
         assert (out / "plots" / f"{fig}.pdf").stat().st_size > 1000
     assert (out / "data_manifest.csv").exists() and (out / "data_quarantine.csv").exists()
     # leave-one-source-out: every source held out, for every system and recipe the notebook planned
