@@ -127,4 +127,5 @@ def summary_markdown(latency: dict, throughput: dict, capacity: list[dict], wind
             f"Real-time streams at once ({window_s:g} s windows every {hop_s:g} s, send -> stored result): {tried}; "
             + (f"none of these kept every result within the {hop_s:g} s hop." if not ok else
                f"the most that kept every result within the {hop_s:g} s hop: **{max(ok)}**"
-               + (" (the highest level tried: the limit lies above it)." if max(ok) == capacity[-1]["streams"] else ".")))
+               + (" (the highest level tried: the limit lies above it)." if max(ok) == capacity[-1]["streams"] else ".")
+               + f" At that rate 10,000 monitors need {-(-10000 // max(ok))} such 2-core workers (see *Scaling out*)."))
