@@ -10,15 +10,18 @@ from tqdm import tqdm
 from .audio import band_limit, pad_to
 from .config import AUDIO, get_paths
 from .manifest import ClipLoader
+from .yamnet_params import PARAMS
 
-N_MELS = 64
+N_MELS = PARAMS.mel_bands
 
 
 def logmel(samples: np.ndarray, sr: int = AUDIO.sample_rate, n_mels: int = N_MELS) -> np.ndarray:
-    """Log-mel spectrogram (n_mels x frames): 25 ms windows, 10 ms hop, 125-7500 Hz, as YAMNet."""
+    """Log-mel spectrogram (n_mels x frames) with YAMNet's windows, hop and band (`yamnet_params`)."""
     import librosa
-    mel = librosa.feature.melspectrogram(y=samples, sr=sr, n_fft=512, win_length=400, hop_length=160,
-                                         n_mels=n_mels, fmin=125.0, fmax=7500.0, power=2.0)
+    win, hop = int(round(sr * PARAMS.stft_window_seconds)), int(round(sr * PARAMS.stft_hop_seconds))
+    mel = librosa.feature.melspectrogram(y=samples, sr=sr, n_fft=2 ** int(np.ceil(np.log2(win))), win_length=win,
+                                         hop_length=hop, n_mels=n_mels, fmin=PARAMS.mel_min_hz, fmax=PARAMS.mel_max_hz,
+                                         power=2.0)
     return np.log(mel + 1e-6).astype(np.float32)
 
 

@@ -56,7 +56,7 @@ def teacher_outputs(base, rows: pd.DataFrame, inputs: dict[str, dict[str, np.nda
                     batch: int = 64) -> TeacherOutputs:
     """Per-patch embeddings and AudioSet scores of ``rows`` in each of ``versions``, from cached trunk activations
     (``inputs``: {version: {sha256: activations}}, `yamnet.trunk_cache(...).inputs`)."""
-    from .yamnet import _flatten
+    from .yamnet_model import _flatten
     keys = [(r, v) for v in versions for r in rows.to_dict(orient="records")]
     embeddings, scores = [], []
     for i in range(0, len(keys), batch):
