@@ -1,0 +1,226 @@
+"""The generated text of the study: README sections and the model card, each from a notebook's measured report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .reporting import markdown_table
+
+
+def model_results_markdown(results, rows: dict[str, str], labels, note: str) -> str:
+    """README table of one model notebook: macro-F1 and per-class recall of the named ``results`` rows."""
+    table = results.loc[list(rows), ["n", "macro_f1"] + [f"recall_{c}" for c in labels]].astype({"n": int})
+    table.index = list(rows.values())
+    return markdown_table(table) + "\n\n" + note
+
+
+def results_markdown(metrics: dict, labels) -> str:
+    """The README's results table from ``reports/metrics.json``: every system on the test split."""
+    rows = []
+    for name, m in metrics["systems"].items():
+        bl = m.get("macro_f1_band_limited_4khz")
+        rows.append(f"| {name} | {m['macro_f1']:.3f} [{m['macro_f1_ci_low']:.3f}, {m['macro_f1_ci_high']:.3f}] | "
+                    f"{m['accuracy']:.3f} | " + " | ".join(f"{m[f'recall_{c}']:.3f}" for c in labels) +
+                    f" | {'' if bl is None or bl != bl else f'{bl:.3f}'} |")
+    head = ("| system | macro-F1 [95 % CI] | accuracy | " + " | ".join(f"recall {c}" for c in labels) +
+            " | macro-F1, test band-limited to 4 kHz |\n|---|---|---|" + "---|" * len(labels) + "---|")
+    choice = (f"Chosen ensemble: *{metrics['chosen']}*, picked on validation before this test ({metrics['choice_rule']})"
+              if "choice_rule" in metrics else f"Chosen ensemble (fixed in advance): *{metrics['chosen']}*")
+    best = metrics.get("best_member") or best_member(metrics)[0]
+    mc = metrics.get("mcnemar_chosen_vs_member", {}).get(best)
+    vs = (f"; against the best single member on test, *{best}*, exact McNemar p = {mc['p-value']:.3g} "
+          f"({int(mc['only ensemble right'])} clips only the ensemble got right, {int(mc['only member right'])} only the "
+          f"member)" if mc else f"; best single member: *{best}*")
+    return (head + "\n" + "\n".join(rows) +
+            f"\n\nTest split: {metrics['n_clips']} clips from {metrics['n_groups']} groups (babies, recordings, speakers, "
+            f"source files) never used for training or validation. CI: cluster bootstrap over groups "
+            f"({metrics['bootstrap']['n']} resamples). {choice}{vs}. The seed's average of YAMNet and Wav2Vec2 stays in the "
+            f"table. Written from `reports/metrics.json` by `notebooks/05_evaluation.ipynb`.")
+
+
+def best_member(metrics: dict) -> tuple[str, dict]:
+    """The ensemble member with the highest test macro-F1, for an honest comparison with the chosen combiner."""
+    members = {k: v for k, v in metrics["systems"].items() if k.startswith("member: ")}
+    name = max(members, key=lambda k: members[k]["macro_f1"])
+    return name.removeprefix("member: "), members[name]
+
+
+def write_model_card(paths, df) -> Path:
+    """``models/MODEL_CARD.md`` from the latest ``reports/metrics.json`` (notebook 05) and, when present,
+    ``reports/generalization.json`` (notebook 05b)."""
+    def report(name):
+        f = paths.reports / f"{name}.json"
+        return json.loads(f.read_text()) if f.exists() else None
+
+    card = model_card(report("metrics"), df, report("generalization"), report("monitor"))
+    out = paths.models / "MODEL_CARD.md"
+    out.write_text(card)
+    return out
+
+
+def generalization_markdown(table, ladder, sources, seconds: float) -> str:
+    """The README's leave-one-source-out section: held-out recall before -> after, and the ablation ladder."""
+    lad = ladder.reset_index()
+    lad = lad.assign(**{c: lad[c].map(lambda v: "" if v != v else f"{v:.3f}") for c in lad.columns[2:]})
+    return (markdown_table(table.reset_index().rename(columns={"source": "held-out source"}), index=False) +
+            "\n\nRecall on every clip of a source the models never trained on (train/val of the other "
+            f"{len(sources) - 1} sources; the held-out source's groups and the augmented views that mixed in its audio "
+            "left out too). *before*: the six original sources, 8 kHz round trip only (how the study trained before); "
+            "*after*: the study's recipe. Last column: the same source and label in the grouped test split.\n\n"
+            "The ablation, one change at a time (lowest held-out recall over the sources holding each label; "
+            "macro-F1 on the grouped test split):\n\n" + markdown_table(lad, index=False) +
+            f"\n\nWritten by `notebooks/05b_generalization.ipynb` ({seconds / 60:.0f} min of leave-one-source-out "
+            "training on 2 CPU cores).")
+
+
+def monitor_markdown(report: dict, chosen_system: str) -> str:
+    """The README's monitor section: every system at its validation-chosen operating point, measured on test streams."""
+    import pandas as pd
+    test = pd.DataFrame(report["test_at_point"]).set_index("system")
+    default = pd.DataFrame(report["default_rule_test"]).T
+    table = pd.DataFrame({
+        "operating point (p ≥ t, n of m)": [f"t={r.threshold:.2f}, {int(r.n)} of {int(r.m)}" for r in test.itertuples()],
+        "false alerts / h": test["false_alerts_per_hour"].map(lambda v: f"{v:.2f}"),
+        "episodes caught": [f"{r.episode_recall:.2f} ({int(round(r.episode_recall * r.episodes))}/{int(r.episodes)})"
+                            for r in test.itertuples()],
+        "latency median / p95 (s)": [f"{r.latency_median_s:.0f} / {r.latency_p95_s:.0f}" for r in test.itertuples()],
+        "before: false alerts / h, caught (p ≥ 0.5, 2 of 3)": [
+            f"{default.loc[s, 'false_alerts_per_hour']:.2f}, {default.loc[s, 'episode_recall']:.2f}" for s in test.index]},
+        index=test.index)
+    point = report["operating_point"]
+    val_hours = sum(s["hours"] for s in report["streams"]["val"] if not s["episodes"])
+    test_hours = sum(s["hours"] for s in report["streams"]["test"] if not s["episodes"])
+    episodes = sum(s["episodes"] for s in report["streams"]["test"])
+    return (markdown_table(table) +
+            f"\n\nTest streams: {test_hours:.2f} h of normal audio ({report['spec']['orders']} seeded orders of every "
+            f"test `normal` clip) and {episodes} inserted cry episodes (≥ {report['spec']['episode_min_s']:g} s of one "
+            f"test baby's crying). Each operating point was chosen on validation streams ({val_hours:.2f} h of normal "
+            f"audio) for ≤ {point['target_false_alerts_per_hour']:g} false alert per hour, the most episodes caught, then "
+            f"the lowest latency. **Shipped** (`models/operating_point.json`, the default of `crysense stream` and the "
+            f"Temporal client): *{chosen_system}*; {_point_sentence(point)} Written by `notebooks/05c_monitor.ipynb`.")
+
+
+def _point_sentence(p: dict) -> str:
+    """The shipped operating point and what it measured on test streams, in one sentence."""
+    t = p["test"]
+    return (f"alert when p(crying) ≥ {p['threshold']:.2f} in {p['n']} of the last {p['m']} windows (10 s every 5 s), "
+            f"clear when none reach it (validation target ≤ {p['target_false_alerts_per_hour']:g} false alert per hour: "
+            f"{'met' if p['meets_target_on_validation'] else 'not met'}); on test streams ({t['normal_hours']:.2f} h of "
+            f"normal audio, {int(t['episodes'])} cry episodes) {t['false_alerts_per_hour']:.2f} false alerts per hour, "
+            f"{t['episode_recall']:.2f} of the episodes caught, median latency {t['latency_median_s']:.0f} s (p95 "
+            f"{t['latency_p95_s']:.0f} s) from the episode's onset.")
+
+
+def _monitor_card(mon: dict | None) -> str:
+    if not mon:
+        return "Not measured yet: run `notebooks/05c_monitor.ipynb` (streaming evaluation)."
+    return "The service (chosen ensemble) and its operating point, chosen on validation streams: " + \
+        _point_sentence(mon["operating_point"])
+
+
+def _generalization_card(gen: dict | None) -> str:
+    """The model card's paragraph on recordings from elsewhere, from notebook 05b's report."""
+    if not gen:
+        return "- Not measured yet: run `notebooks/05b_generalization.ipynb` (leave one source out)."
+    final = gen["recipes"][-1]["name"]
+    rec = [r for r in gen["recalls"] if r["system"].startswith("ensemble") and r["recipe"] == final
+           and r["held_out"] != "grouped test split"]
+    if not rec:
+        return "- The chosen ensemble was not measured on held-out sources in the last run."
+    lines = []
+    for label in ("crying", "screaming", "normal"):
+        rs = sorted((r for r in rec if r["label"] == label), key=lambda r: r["recall"])
+        if rs:
+            lines.append(f"  - {label}: recall {rs[0]['recall']:.2f} on {rs[0]['source']} (lowest) to "
+                         f"{rs[-1]['recall']:.2f} on {rs[-1]['source']}, over {len(rs)} held-out sources")
+    return ("- **Recordings from elsewhere** (leave one source out, `notebooks/05b_generalization.ipynb`): trained "
+            "without a source, the chosen ensemble recognised its clips as follows:\n" + "\n".join(lines) +
+            "\n  A corpus stands for a microphone, a room and a codec the models never heard: expect figures like "
+            "these, not the grouped-test ones, on a new monitor; the lowest values say which sounds to test first.")
+
+
+def model_card(metrics: dict, df, generalization: dict | None = None, monitor: dict | None = None) -> str:
+    """``models/MODEL_CARD.md``: every number in it comes from ``metrics``, ``generalization`` and the manifest."""
+    from .sources import SOURCES
+    chosen = metrics["systems"][metrics["chosen"]]
+    counts = df.groupby(["label", "split"]).size().unstack(fill_value=0)
+    count_lines = "\n".join(f"| {lab} | " + " | ".join(str(counts.loc[lab].get(s, 0)) for s in ("train", "val", "test")) + " |"
+                            for lab in counts.index)
+    worst = min(((k, v) for k, v in chosen.items() if k.startswith("recall_")), key=lambda kv: kv[1])
+    best_name, best = best_member(metrics)
+    return f"""# Model card: crysense cry / scream / normal classifier
+
+*Generated by `crysense.report_text.write_model_card` (notebooks 05, 05b, 05c) from `reports/metrics.json`,
+`reports/generalization.json` and `reports/monitor.json`; do not edit by hand.*
+
+## What it is
+An ensemble ({metrics['chosen']}, chosen on validation) of a fine-tuned YAMNet (AudioSet-pretrained MobileNetV1 on
+log-mel patches), a fine-tuned Wav2Vec2 and a logistic regression on frozen YAMNet embeddings, with per-member
+temperature calibration. It labels 5-15 s windows of 16 kHz mono audio as
+**crying** (an infant cry), **screaming**, or **normal** (speech, music, household and street sound) and averages the
+windows of a longer recording. Load it with `crysense.inference.Classifier.load()` or `python -m crysense classify`.
+
+## Intended use
+Research on infant-cry detection and a monitoring aid that draws a carer's attention. **Not** a medical device, not a
+diagnosis, and not a replacement for a person listening: a missed cry is possible (see the recall below).
+
+## Data
+Public recordings (`data_manifest.csv`; licenses per source in `crysense.sources`):
+{chr(10).join(f"- `{name}`: {SOURCES[name].description}" for name in sorted(df["source"].unique()))}
+
+Clips per split:
+
+| label | train | val | test |
+|---|---:|---:|---:|
+{count_lines}
+
+Splits never share a baby, recording, speaker or source file; exact duplicates were removed.
+
+## Performance (test split, {metrics['n_clips']} clips, {metrics['n_groups']} groups)
+- macro-F1 **{chosen['macro_f1']:.3f}** (95 % cluster-bootstrap CI
+  {chosen['macro_f1_ci_low']:.3f}-{chosen['macro_f1_ci_high']:.3f}), accuracy {chosen['accuracy']:.3f};
+- recall: crying {chosen['recall_crying']:.3f}, screaming {chosen['recall_screaming']:.3f}, normal {chosen['recall_normal']:.3f}
+  (lowest: {worst[0][7:]}, {worst[1]:.3f});
+- with every test clip band-limited to 4 kHz: macro-F1 {chosen.get('macro_f1_band_limited_4khz', float('nan')):.3f};
+- expected calibration error {chosen['ece']:.3f};
+- the best single member on the same clips, {best_name}, scored macro-F1 {best['macro_f1']:.3f}: the combiner was chosen
+  on validation before testing and is not re-chosen on test results (every combiner's score is in `reports/metrics.json`).
+All systems, baselines and curves: `reports/05_evaluation.html`, `plots/ensemble_*.pdf`.
+
+## As a monitor (streaming evaluation)
+{_monitor_card(monitor)}
+
+## Limits
+- **Few screams**: the scream class rests on {int(counts.loc['screaming'].sum()) if 'screaming' in counts.index else 0}
+  clips from a few dozen Freesound uploads; its test recall is measured on {int(chosen.get('n_screaming', 0))} clips and is
+  uncertain.
+- **Source and bandwidth confounds**: each class comes mostly from its own corpora, and most crying is 8 kHz phone audio.
+  Training weights sources within a class (square root of their size), weights human vocal sounds up within *normal*,
+  and augments every class alike (rooms, backgrounds, codecs, phone bandwidth, gain, shift).
+{_generalization_card(generalization)}
+- **Backbone**: offline, Wav2Vec2 was pretrained in-domain (train split only, AudioSet YAMNet as its teacher) on a
+  small configuration, not the hub checkpoint.
+- Cry *reasons* (hungry, tired, ...) are a separate, much weaker study (notebook 06); this model does not predict them.
+"""
+
+
+def pretraining_markdown(report: dict) -> str:
+    """The README's pretraining section: the validation probe of every backbone, the runs, the chosen ones."""
+    import pandas as pd
+    probe = pd.DataFrame(report["probe"])
+    table = probe[["family", "backbone", "val_macro_f1", "val_accuracy"]].rename(
+        columns={"val_macro_f1": "probe macro-F1 (val)", "val_accuracy": "probe accuracy (val)"})
+    runs = pd.DataFrame(report["runs_table"])
+    text = markdown_table(table, index=False)
+    if len(runs):
+        runs = runs.assign(minutes=runs["minutes"].round(1), **{"parameters (M)": runs["parameters (M)"].round(1)})
+        text += ("\n\nPretraining runs (train split only; each the same seeded crops, batch "
+                 f"{report['config']['batch_size']}, {report['config']['steps']} steps):\n\n" +
+                 markdown_table(runs[["run", "steps", "minutes", "parameters (M)", "loss, first 20 steps",
+                                      "loss, last 20 steps"]], index=False))
+    chosen = report.get("chosen") or {}
+    if chosen:
+        text += ("\n\nChosen by the validation probe (the rule fixed before the runs) and loaded by notebooks 03 and 06: " +
+                 "; ".join(f"{f}: *{c['backbone']}* (`{c['run']}`)" for f, c in chosen.items()) + ".")
+    return text + " Written by `notebooks/02b_pretraining.ipynb` (probe: logistic regression on frozen time-pooled " \
+                  "features of training clips, scored on the validation split)."

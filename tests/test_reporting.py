@@ -1,0 +1,43 @@
+"""Report generation: README sections replaced between their markers only, markdown tables that keep values and
+types, the machine a time was measured on, and the results text built from a metrics report."""
+import pandas as pd
+
+from crysense import report_text, reporting
+
+
+def test_update_readme_replaces_only_its_section(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- BEGIN generated:a -->\nold a\n<!-- END generated:a -->\nmiddle\n"
+                      "<!-- BEGIN generated:b -->\nold b\n<!-- END generated:b -->\nend\n")
+    assert reporting.update_readme("a", "new a\n", readme)
+    assert readme.read_text() == ("intro\n<!-- BEGIN generated:a -->\nnew a\n<!-- END generated:a -->\nmiddle\n"
+                                  "<!-- BEGIN generated:b -->\nold b\n<!-- END generated:b -->\nend\n")
+    before = readme.read_text()
+    assert not reporting.update_readme("missing", "x", readme) and readme.read_text() == before
+
+
+def test_markdown_table_keeps_types_and_index():
+    df = pd.DataFrame({"n": [3, 40], "f1": [0.12345, 1.0], "name": ["a", "b"]}, index=pd.Index(["x", "y"], name="row"))
+    lines = reporting.markdown_table(df).split("\n")
+    assert lines[0] == "| row | n | f1 | name |" and lines[1] == "|---|---|---|---|"
+    assert lines[2] == "| x | 3 | 0.123 | a |" and lines[3] == "| y | 40 | 1.000 | b |"   # ints stay ints
+    assert reporting.markdown_table(df, index=False).split("\n")[2] == "| 3 | 0.123 | a |"
+
+
+def test_machine_names_cores_cpu_and_commit():
+    m = reporting.machine()
+    assert m["cores"] >= 1 and m["cpu"] and isinstance(m["load_1min"], float) and len(m["commit"]) >= 7
+
+
+def test_results_text_names_the_chosen_ensemble_and_its_mcnemar_test():
+    system = {"macro_f1": 0.9, "macro_f1_ci_low": 0.85, "macro_f1_ci_high": 0.95, "accuracy": 0.92,
+              "recall_crying": 0.9, "recall_screaming": 0.8, "recall_normal": 0.95}
+    metrics = {"systems": {"ensemble: weighted average": system, "member: yamnet": {**system, "macro_f1": 0.88},
+                           "member: wav2vec2": {**system, "macro_f1": 0.7}},
+               "chosen": "ensemble: weighted average", "choice_rule": "best validation macro-F1",
+               "mcnemar_chosen_vs_member": {"yamnet": {"p-value": 0.0123, "only ensemble right": 9, "only member right": 2}},
+               "n_clips": 100, "n_groups": 40, "bootstrap": {"n": 1000}}
+    assert report_text.best_member(metrics)[0] == "yamnet"
+    text = report_text.results_markdown(metrics, ["crying", "screaming", "normal"])
+    assert "| ensemble: weighted average | 0.900 [0.850, 0.950] | 0.920 | 0.900 | 0.800 | 0.950 |  |" in text
+    assert "*yamnet*, exact McNemar p = 0.0123 (9 clips only the ensemble got right, 2 only the member)" in text
