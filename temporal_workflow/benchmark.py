@@ -9,6 +9,8 @@ import uuid
 
 import numpy as np
 
+from crysense.config import AUDIO
+
 from .shared import ChunkRef
 from .storage import AudioStore
 from .workflow import ClassifyClipWorkflow, StreamWorkflow
@@ -34,7 +36,7 @@ async def chunk_latency(client, classifier, chunks: list[np.ndarray], audio: Aud
         ref = ChunkRef(f"bench-{uuid.uuid4().hex[:8]}", 0, audio.put_samples(x))
         await client.execute_workflow(ClassifyClipWorkflow.run, ref, id=f"bench-{ref.stream_id}", task_queue=task_queue)
         through.append(time.perf_counter() - t0)
-    out = {"chunks": len(chunks), "chunk_s": len(chunks[0]) / 16000,
+    out = {"chunks": len(chunks), "chunk_s": len(chunks[0]) / AUDIO.sample_rate,
            "bare_p50_s": _pct(bare, 50), "bare_p95_s": _pct(bare, 95),
            "temporal_p50_s": _pct(through, 50), "temporal_p95_s": _pct(through, 95)}
     out["overhead_ratio_p50"] = out["temporal_p50_s"] / out["bare_p50_s"]

@@ -23,15 +23,14 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from crysense.alerts import shipped_rule
-from crysense.config import get_paths
+from crysense.config import AUDIO, get_paths
 from crysense.streaming import StreamChunker, WindowParams
 
 from .activities import MAX_CHUNK_S
+from .audio_input import file_blocks, mic_blocks, pcm_blocks, url_blocks
 from .shared import DEFAULT_ADDRESS, TASK_QUEUE, AlertParams, ChunkRef, NotifyTargets, StreamState
 from .storage import RUNTIME, AudioStore
 from .workflow import ClassifyClipWorkflow, StreamWorkflow
-
-SR = 16_000
 
 
 class ClipError(Exception):
@@ -185,7 +184,7 @@ async def stream_blocks(handle, blocks, window: WindowParams, audio_store: Audio
     blocks = iter(blocks)
     # a live source blocks while it waits for sound (or reconnects): read it in a thread, not in the event loop
     while (block := await asyncio.to_thread(next, blocks, None)) is not None:
-        fed += len(block) / SR
+        fed += len(block) / AUDIO.sample_rate
         if realtime_speed:
             await asyncio.sleep(max(0.0, t0 + fed / realtime_speed - time.monotonic()))
         for start, x in chunker.push(block):
@@ -203,65 +202,6 @@ async def stream_blocks(handle, blocks, window: WindowParams, audio_store: Audio
 async def stream_result(handle):
     """The stream's summary, waiting through server restarts."""
     return await retrying(lambda: handle.result(), "stream result")
-
-
-def file_blocks(path, block_s: float = 1.0):
-    from crysense.audio import decode
-    x = decode(path).samples
-    step = int(block_s * SR)
-    return (x[i:i + step] for i in range(0, len(x), step))
-
-
-def pcm_blocks(fileobj, block_s: float = 1.0):
-    size = int(block_s * SR) * 2
-    pending = b""
-    while data := fileobj.read(size):
-        data, pending = pending + data, b""
-        if len(data) % 2:
-            data, pending = data[:-1], data[-1:]
-        yield np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
-
-
-def url_blocks(url: str, block_s: float = 1.0, first_delay_s: float = 1.0, max_delay_s: float = 30.0,
-               max_failures: int | None = None, log=print):
-    """Blocks of 16 kHz mono audio from anything ffmpeg reads (rtsp://, http://, a device, a file). When the source
-    drops or cannot be reached, ffmpeg is started again after a backoff (1 s, 2 s, 4 s ... up to ``max_delay_s``);
-    the stream (its windows, alert and stream time) simply goes on. ``max_failures``: stop after this many failed
-    attempts in a row (None: never)."""
-    import shutil
-    import subprocess
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise SystemExit("--url needs ffmpeg (apt-get install -y ffmpeg)")
-    failures = 0
-    while True:
-        proc = subprocess.Popen([ffmpeg, "-nostdin", "-v", "error", "-i", url, "-vn", "-f", "s16le", "-ac", "1",
-                                 "-ar", str(SR), "pipe:1"], stdout=subprocess.PIPE)
-        got = 0
-        try:
-            for block in pcm_blocks(proc.stdout, block_s):
-                got += len(block)
-                failures = 0
-                yield block
-        finally:
-            proc.kill()
-            proc.wait()
-        failures += 0 if got else 1
-        if max_failures is not None and failures >= max_failures:
-            log(f"{url}: no audio after {failures} attempts, giving up")
-            return
-        delay = min(max_delay_s, first_delay_s * 2 ** max(0, failures - 1))
-        log(f"{url}: source {'dropped' if got else 'unreachable'}; reconnecting in {delay:g} s")
-        time.sleep(delay)
-
-
-def mic_blocks(seconds: float, block_s: float = 1.0):
-    try:
-        import sounddevice as sd
-    except ImportError:
-        raise SystemExit("--mic needs the sounddevice package (pip install sounddevice)") from None
-    for _ in range(int(seconds / block_s)):
-        yield sd.rec(int(block_s * SR), samplerate=SR, channels=1, dtype="float32", blocking=True)[:, 0]
 
 
 async def main_async(args) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SR = 16_000
+from crysense.config import AUDIO
+
+SR = AUDIO.sample_rate
 SCENARIO = (("normal", 20.0), ("crying", 30.0), ("normal", 25.0), ("screaming", 10.0))
 
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from conftest import SR, free_port, tone, write
-from temporal_workflow.client import url_blocks
+from temporal_workflow.audio_input import url_blocks
 
 
 def listening(port: int) -> bool:

@@ -41,3 +41,22 @@ def test_stream_chunker_matches_whole_file_windows_whatever_the_piece_size():
         assert np.array_equal(w, x[a:a + len(w)])
     assert [len(w) / SR for _, w in got] == [10, 10, 10, 10, 7]
     assert StreamChunker().flush() == []
+
+
+def test_pcm_blocks_keep_odd_bytes_for_their_pair_and_use_what_was_read_first():
+    import io
+
+    from crysense.streaming import pcm_blocks
+    samples = (np.arange(-50, 50) * 300).astype("<i2")
+    raw = samples.tobytes()
+
+    class Trickle(io.RawIOBase):   # a pipe that hands out 7 bytes at a time (odd: samples split across reads)
+        def __init__(self, data):
+            self.data = data
+
+        def read(self, n=-1):
+            out, self.data = self.data[:7], self.data[7:]
+            return out
+
+    got = np.concatenate(list(pcm_blocks(Trickle(raw[10:] + b"\x01"), block_s=0.001, first=raw[:10])))
+    assert np.array_equal(np.round(got * 32768).astype(int), samples.astype(int))   # the lone last byte is dropped

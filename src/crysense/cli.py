@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from .alerts import AlertRule
-from .config import LABELS, get_paths
+from .config import AUDIO, LABELS, get_paths
 
 
 def _args(argv):
@@ -114,7 +114,6 @@ def window_problem(x: np.ndarray) -> str | None:
     """Why a window of stream audio should not be classified (the checks ``classify`` applies to files), or None:
     near-silence, and full-scale noise that is no recording (random bytes, or a compressed file read as PCM)."""
     from .audio import rms_dbfs
-    from .config import AUDIO
     if rms_dbfs(x) < AUDIO.silence_dbfs:
         return f"near-silent (below {AUDIO.silence_dbfs:g} dBFS): not classified"
     if np.mean(np.abs(x) > 0.5) > 0.3:   # uniform random bytes: half the samples; loud real audio: a few per cent
@@ -127,7 +126,7 @@ def stream(args, clf=None, stdin=None) -> int:
     (`crysense.alerts`) raises on them. A window that fails the file checks (near-silent, not audio) is
     printed as such and counts as a bad window for the alert."""
     from . import alerts
-    from .streaming import StreamChunker, WindowParams
+    from .streaming import StreamChunker, WindowParams, pcm_blocks
     clf = clf or _classifier(args)
     shipped = alerts.shipped_rule(args.models or get_paths().models)
     rule = alerts.AlertRule(n=shipped.n if args.alert_n is None else args.alert_n,
@@ -137,13 +136,12 @@ def stream(args, clf=None, stdin=None) -> int:
     state = alerts.AlertState()
     chunker = StreamChunker(WindowParams(args.window, args.hop))
     source = stdin or sys.stdin.buffer
-    block = 16_000 * 2   # one second of s16le
-    pending, end_s = b"", 0.0
+    sr, end_s = AUDIO.sample_rate, 0.0
 
     def report(windows):
         for start, x in windows:
             if (problem := window_problem(x)) is not None:
-                end = round(start + len(x) / 16_000, 3)
+                end = round(start + len(x) / sr, 3)
                 print(json.dumps({"start_s": start, "end_s": end, "error": problem}) if args.json else
                       f"{f'{start:8.1f}-{end:.1f}s':<18}  ERROR: {problem}", flush=True)
                 p = None
@@ -158,18 +156,13 @@ def stream(args, clf=None, stdin=None) -> int:
 
     if not args.json:
         print(f"{'window':<18}  {'label':<10}" + "".join(f"{'p_' + lab:>12}" for lab in LABELS), flush=True)
-    first = True
-    while data := source.read(block):
-        if first and (kind := next((k for magic, k in FILE_MAGIC.items() if data.startswith(magic)), None)):
-            print(f"error: standard input is a {kind} file, not raw 16 kHz s16le PCM: pipe it through "
-                  "'ffmpeg -i FILE -f s16le -ac 1 -ar 16000 -', or use 'classify FILE'", file=sys.stderr)
-            return 1
-        first = False
-        data, pending = pending + data, b""
-        if len(data) % 2:
-            data, pending = data[:-1], data[-1:]
-        samples = np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
-        end_s += len(samples) / 16_000
+    head = source.read(2 * sr)
+    if kind := next((k for magic, k in FILE_MAGIC.items() if head.startswith(magic)), None):
+        print(f"error: standard input is a {kind} file, not raw 16 kHz s16le PCM: pipe it through "
+              "'ffmpeg -i FILE -f s16le -ac 1 -ar 16000 -', or use 'classify FILE'", file=sys.stderr)
+        return 1
+    for samples in pcm_blocks(source, 1.0, sr, first=head):
+        end_s += len(samples) / sr
         report(chunker.push(samples))
     report(chunker.flush())
     if (event := alerts.finish(state, round(end_s, 3))) is not None:

@@ -70,3 +70,21 @@ class StreamChunker:
         self.buffer = np.zeros(0, np.float32)
         self.emitted_to = end
         return [((self.offset + start) / self.sample_rate, window)]
+
+
+def pcm_blocks(fileobj, block_s: float = 1.0, sample_rate: int = AUDIO.sample_rate, first: bytes = b""):
+    """Float blocks of raw 16-bit little-endian mono PCM read from ``fileobj`` (a pipe: reads return what has
+    arrived), ``first`` being bytes already read from it. An odd byte waits for its pair; one left at the end is
+    dropped."""
+    size = int(block_s * sample_rate) * 2
+    pending = first
+    while True:
+        data = fileobj.read(size)
+        end = not data
+        data, pending = pending + data, b""
+        if len(data) % 2:
+            data, pending = data[:-1], data[-1:]
+        if data:
+            yield np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
+        if end:
+            return
