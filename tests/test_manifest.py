@@ -7,6 +7,7 @@ from test_sources import needs_data
 
 from conftest import noise, write
 from crysense.config import AUDIO, LABELS, SPLITS, get_paths
+from crysense.datastudy import reason_kind
 from crysense.manifest import (
     ClipLoader,
     assign_splits,
@@ -14,7 +15,6 @@ from crysense.manifest import (
     joined_file_path,
     load_manifest,
     member_paths,
-    reason_kind,
     validate_manifest,
 )
 from crysense.sources import parse_donateacry

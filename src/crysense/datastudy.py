@@ -2,6 +2,8 @@
 sample-size justification (test-set precision and a learning curve of a quick classifier)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -177,7 +179,6 @@ def plot_learning_curve(curve: pd.DataFrame):
 
 def summary_markdown(df: pd.DataFrame, quarantine: pd.DataFrame) -> str:
     """The README's data table: clips (groups) per label and split, and what was quarantined."""
-    from .manifest import reason_kind
 
     def cells(d):
         return [f"{(d['split'] == s).sum()} ({d.loc[d['split'] == s, 'group'].nunique()})" for s in SPLITS] + \
@@ -225,3 +226,23 @@ def plot_views(rows: pd.DataFrame, clips, views: int):
     fig.suptitle("augmented views: the same clip in other rooms, over other sounds, through other codecs")
     fig.tight_layout()
     return fig
+
+
+# --- tables of the manifest ----------------------------------------------------------------------------
+
+def reason_kind(reason: str) -> str:
+    """'near-silent (-61.2 dBFS < -50 dBFS)' -> 'near-silent'; 'duplicate of x (...)' -> 'duplicate'."""
+    return re.split(r" \(| of | even ", reason, maxsplit=1)[0]
+
+
+def quarantine_summary(q: pd.DataFrame) -> pd.DataFrame:
+    """Quarantined files or clips per reason and source."""
+    if q.empty:
+        return pd.DataFrame()
+    return pd.crosstab(q["reason"].map(reason_kind), q["source"], margins=True, margins_name="total")
+
+
+def counts(df: pd.DataFrame, by="label") -> pd.DataFrame:
+    """Clip counts: rows ``by``, columns the splits, with totals."""
+    t = pd.crosstab(df[by], df["split"], margins=True, margins_name="total")
+    return t.reindex(columns=[s for s in (*SPLITS, "total") if s in t.columns])

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from .audio import AudioCache, AudioError, check_clip, rms_dbfs, samples_sha256, segment_bounds
 from .config import AUDIO, LABELS, MANIFEST_COLUMNS, SPLIT, SPLITS, AudioParams, RunParams, SplitParams, get_paths
+from .recordings import join_same_recordings
 from .sources import SOURCES, SourceFile, iter_files, resolve
 
 EXTRA_COLUMNS = ("subcategory",)
@@ -195,7 +196,7 @@ def build_manifest(run: RunParams = RunParams(), params: AudioParams = AUDIO, sp
             seen_file[res["sha256"]] = it.rel_path
             kept.append((it, res))
 
-    kept, same = _join_same_recordings(kept, cache_dir, params)
+    kept, same = join_same_recordings(kept, cache_dir, params)
 
     clips = []   # (item, file_path, start, end, sha, dbfs, recording info)
     joined = defaultdict(list)
@@ -235,30 +236,6 @@ def build_manifest(run: RunParams = RunParams(), params: AudioParams = AUDIO, sp
     return ManifestResult(df.sort_values(["source", "file_path", "segment_start_s"]).reset_index(drop=True), q,
                           pd.DataFrame([dataclasses.asdict(m) for m in same],
                                        columns=["first", "second", "score", "offset_s"]))
-
-
-def _join_same_recordings(kept, cache_dir, params: AudioParams):
-    """Sources that may repost each other's recordings (``Source.same_recordings_as``) are compared by decoded
-    audio, file against file of the same label; the groups of a matching pair are joined, so the copies never
-    stand on both sides of a split (and a source held out for leave-one-source-out takes its copies along)."""
-    from .recordings import find_same_recordings, match_signal, merge_groups
-    by_source = defaultdict(list)
-    for it, _ in kept:
-        by_source[it.source].append(it)
-    pairs = []
-    for name, items in by_source.items():
-        for other in SOURCES[name].same_recordings_as:
-            targets = by_source.get(other, [])
-            pairs += [(a, b) for a in items for b in targets
-                      if a.label == b.label and (other != name or a.rel_path < b.rel_path)]
-    if not pairs:
-        return kept, []
-    cache = AudioCache(cache_dir, params)
-    involved = {it.rel_path: it for pair in pairs for it in pair}
-    signals = {p: match_signal(cache.decode(it.path).samples, params.sample_rate) for p, it in involved.items()}
-    matches = find_same_recordings(signals, [(a.rel_path, b.rel_path) for a, b in pairs])
-    groups = merge_groups({it.rel_path: it.group for it, _ in kept}, matches)
-    return [(dataclasses.replace(it, group=groups[it.rel_path]), res) for it, res in kept], matches
 
 
 def _pack_short(members, params: AudioParams):
@@ -310,21 +287,3 @@ def validate_manifest(df: pd.DataFrame, params: AudioParams = AUDIO) -> list[str
             (df["duration_s"] > params.max_clip_s + 1e-6).any():
         problems.append("clips longer than the segmentation rule allows")
     return problems
-
-
-def reason_kind(reason: str) -> str:
-    """'near-silent (-61.2 dBFS < -50 dBFS)' -> 'near-silent'; 'duplicate of x (...)' -> 'duplicate'."""
-    return re.split(r" \(| of | even ", reason, maxsplit=1)[0]
-
-
-def quarantine_summary(q: pd.DataFrame) -> pd.DataFrame:
-    """Quarantined files or clips per reason and source."""
-    if q.empty:
-        return pd.DataFrame()
-    return pd.crosstab(q["reason"].map(reason_kind), q["source"], margins=True, margins_name="total")
-
-
-def counts(df: pd.DataFrame, by="label") -> pd.DataFrame:
-    """Clip counts: rows ``by``, columns the splits, with totals."""
-    t = pd.crosstab(df[by], df["split"], margins=True, margins_name="total")
-    return t.reindex(columns=[s for s in (*SPLITS, "total") if s in t.columns])

@@ -10,11 +10,12 @@ scores ~0.9; two different screams score below 0.3.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 
 import numpy as np
 import soxr
 
-from .config import AUDIO
+from .config import AUDIO, AudioParams
 
 MATCH_RATE = 4000
 SAME_RECORDING_MIN_SCORE = 0.7
@@ -83,3 +84,28 @@ def merge_groups(groups: dict[str, str], matches: list[SameRecording]) -> dict[s
         if ga != gb:
             parent[max(ga, gb)] = min(ga, gb)
     return {f: find(g) for f, g in groups.items()}
+
+
+def join_same_recordings(kept, cache_dir, params: AudioParams):
+    """Sources that may repost each other's recordings (``Source.same_recordings_as``) are compared by decoded
+    audio, file against file of the same label; the groups of a matching pair are joined, so the copies never
+    stand on both sides of a split (and a source held out for leave-one-source-out takes its copies along)."""
+    from .audio import AudioCache
+    from .sources import SOURCES
+    by_source = defaultdict(list)
+    for it, _ in kept:
+        by_source[it.source].append(it)
+    pairs = []
+    for name, items in by_source.items():
+        for other in SOURCES[name].same_recordings_as:
+            targets = by_source.get(other, [])
+            pairs += [(a, b) for a in items for b in targets
+                      if a.label == b.label and (other != name or a.rel_path < b.rel_path)]
+    if not pairs:
+        return kept, []
+    cache = AudioCache(cache_dir, params)
+    involved = {it.rel_path: it for pair in pairs for it in pair}
+    signals = {p: match_signal(cache.decode(it.path).samples, params.sample_rate) for p, it in involved.items()}
+    matches = find_same_recordings(signals, [(a.rel_path, b.rel_path) for a, b in pairs])
+    groups = merge_groups({it.rel_path: it.group for it, _ in kept}, matches)
+    return [(dataclasses.replace(it, group=groups[it.rel_path]), res) for it, res in kept], matches
