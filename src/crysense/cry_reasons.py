@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import speech_transformer as st
+from .evaluation import macro_f1
 from .training import class_balanced_weights
 from .trainset import TrainSet
 
@@ -115,11 +116,6 @@ def folds(y, groups, k, seed):
     return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
 
 
-def _macro_f1(y_true, y_pred, n):
-    from sklearn.metrics import f1_score
-    return f1_score(y_true, y_pred, labels=range(n), average="macro", zero_division=0)
-
-
 def _columns(proba, classes, n):
     out = np.zeros((len(proba), n))
     out[:, classes] = proba
@@ -176,7 +172,7 @@ def hubert_model(states: list, new_model: Callable, name: str = "HuBERT", progre
                 def score(epoch, m, lr=lr, iva=iva):
                     if epoch in cfg.epoch_grid:
                         pred = st.predict_states(m, [states[i] for i in iva], cfg.top_layers).argmax(1)
-                        scores.setdefault((lr, epoch), []).append(_macro_f1(y[iva], pred, n_classes))
+                        scores.setdefault((lr, epoch), []).append(macro_f1(y[iva], pred, n_classes))
                         m.train()
 
                 st.finetune(new_model(n_classes), _train_set(states, y, itr, n_classes),

@@ -100,7 +100,8 @@ def per_source_table(pred: pd.DataFrame) -> pd.DataFrame:
 
 # --- statistics for the ensemble evaluation -----------------------------------------------------------------
 
-def _macro_f1(y, pred, n):
+def macro_f1(y, pred, n: int) -> float:
+    """Macro-F1 over all ``n`` classes (a class never predicted nor present counts 0)."""
     from sklearn.metrics import f1_score
     return f1_score(y, pred, labels=range(n), average="macro", zero_division=0)
 
@@ -110,7 +111,7 @@ def bootstrap_ci(y: np.ndarray, proba: np.ndarray, groups, metric=None, n_boot: 
     """(point, low, high) of ``metric(y, pred)`` with a 95 % interval from a *cluster* bootstrap: whole groups
     (babies, recordings, speakers) are resampled, since clips of one group are not independent."""
     n = proba.shape[1]
-    metric = metric or (lambda yt, yp: _macro_f1(yt, yp, n))
+    metric = metric or (lambda yt, yp: macro_f1(yt, yp, n))
     pred = proba.argmax(axis=1)
     stats = [metric(y[idx], pred[idx]) for idx in cluster_bootstrap(groups, n_boot, seed)]
     lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
