@@ -41,8 +41,13 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     assert metrics["chosen"] == f"ensemble: {Ensemble.load(out / 'models' / 'ensemble.joblib').chosen}"
     assert metrics["best_member"] in metrics["mcnemar_chosen_vs_member"]
     w2v = json.loads((out / "reports" / "wav2vec2_metrics.json").read_text())
-    plain_chosen = pre["chosen"]["wav2vec2"]["objective"] == "ssl"   # then it is the first row, not an ablation
-    assert set(w2v["ablation_backbones"]) == {"random init"} | (set() if plain_chosen else {"plain SSL"})
+    # the other initialisations: random, plain SSL and the best teacher-guided run, each unless it is the chosen one
+    from crysense.backbones import ablation_runs
+    from crysense.config import get_paths
+    others = ablation_runs("wav2vec2", get_paths(out))
+    assert set(w2v["ablation_backbones"]) == {"random init", *others}
+    assert ("plain SSL" in others) == (pre["chosen"]["wav2vec2"]["objective"] != "ssl")
+    assert set(others.values()) <= {r["run"] for r in pre["probe"] if r["family"] == "wav2vec2"}
     card = (out / "models" / "MODEL_CARD.md").read_text()
     assert "Recordings from elsewhere" in card and "false alerts per hour" in card
     # the streaming evaluation ships an operating point, and the service reads it

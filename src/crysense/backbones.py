@@ -102,3 +102,25 @@ def chosen_run(family: str, paths=None) -> str | None:
     """The pretraining run notebook 02b installed as ``family``'s backbone, if it recorded one."""
     f = (paths or get_paths()).models / "pretrained" / family / "chosen_run.txt"
     return f.read_text().strip() if f.exists() else None
+
+
+TEACHER_OBJECTIVES = ("distill", "teacher_kmeans")
+
+
+def ablation_runs(family: str, paths=None) -> dict[str, str]:
+    """The pretraining runs a fine-tuning ablation compares with the chosen backbone: the plain self-supervised one
+    and the best teacher-guided one on 02b's validation probe, each unless it is the chosen backbone itself."""
+    import json
+    paths = paths or get_paths()
+    chosen, out = chosen_run(family, paths), {}
+    plain = plain_run(family, paths)
+    if plain and plain != chosen:
+        out["plain SSL"] = plain
+    probed = paths.models / "pretrained" / family / "probe.json"
+    teacher = [r for r in (json.loads(probed.read_text()) if probed.exists() else [])
+               if r.get("objective") in TEACHER_OBJECTIVES and r.get("run")]
+    if teacher:
+        best = max(teacher, key=lambda r: round(r["val_macro_f1"], 4))["run"]
+        if best != chosen:
+            out["teacher-guided"] = best
+    return out

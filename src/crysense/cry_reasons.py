@@ -253,25 +253,26 @@ def summary_table(folds: pd.DataFrame, labels) -> pd.DataFrame:
 # --- HuBERT backbones ------------------------------------------------------------------------------------------
 
 VARIANTS = {"chosen": "HuBERT (chosen backbone)", "plain": "HuBERT (plain SSL backbone)",
-            "random": "HuBERT (random init)"}
+            "teacher": "HuBERT (teacher-guided backbone)", "random": "HuBERT (random init)"}
 
 
-def speech_variants(data: pd.DataFrame, clips, cache_dir, cfg: NestedCVConfig, which=("chosen", "plain", "random"),
+def speech_variants(data: pd.DataFrame, clips, cache_dir, cfg: NestedCVConfig, which=("chosen", "plain", "teacher"),
                     source: str | None = None, versions=("orig",)) -> dict:
     """{name: ({version: frozen states of ``data``'s clips, in row order}, new_model(n_classes))} for each HuBERT
-    variant in ``which``: the backbone notebook 02b chose (or the configured source), its plain self-supervised
-    baseline (when pretrained here) and a random initialisation of the chosen architecture. States are cached per
-    backbone."""
-    from .backbones import backbone_source, chosen_run, plain_run
+    variant in ``which``: the backbone notebook 02b chose (or the configured source), the plain self-supervised and
+    the best teacher-guided backbone (when pretrained here and not the chosen one) and a random initialisation of the
+    chosen architecture. States are cached per backbone."""
+    from .backbones import ablation_runs, backbone_source
     from .clipcache import in_order
     source = backbone_source(source)
     labels_of = lambda n: [f"c{i}" for i in range(n)]
     chosen = load_classifier(labels_of(2), source=source, seed=cfg.seed)
     makers = {"chosen": lambda n: load_classifier(labels_of(n), source=source, seed=cfg.seed),
               "random": lambda n: load_classifier(labels_of(n), random_init=True, like=chosen, seed=cfg.seed)}
-    plain = plain_run(FAMILY) if source == "pretrain" else None
-    if plain and plain != chosen_run(FAMILY):   # the plain baseline, unless the probe chose it anyway
-        makers["plain"] = lambda n: load_classifier(labels_of(n), run=plain, seed=cfg.seed)
+    runs = ablation_runs(FAMILY) if source == "pretrain" else {}   # each unless the probe chose it anyway
+    for key, name in (("plain", "plain SSL"), ("teacher", "teacher-guided")):
+        if name in runs:
+            makers[key] = partial(lambda n, run: load_classifier(labels_of(n), run=run, seed=cfg.seed), run=runs[name])
     out = {}
     for key in [k for k in which if k in makers]:
         probe_model = makers[key](2)

@@ -64,14 +64,18 @@ def choose(probe_rows: list[dict], family: str, objectives=("distill", "teacher_
     return max(rows, key=lambda r: (round(r["val_macro_f1"], 4), -size_rank[r["size"]], -order[r["objective"]]))
 
 
-def install_chosen(pretrained_dir, family: str, run: str) -> Path:
-    """Copy the chosen run's folder to ``<pretrained_dir>/<family>/``, what fine-tuning loads by default."""
+def install_chosen(pretrained_dir, family: str, run: str, probe_rows: list[dict] | None = None) -> Path:
+    """Copy the chosen run's folder to ``<pretrained_dir>/<family>/``, what fine-tuning loads by default, with
+    ``probe.json``: every probed backbone of the family (the fine-tuning ablations read which to compare)."""
+    import json
     pretrained_dir = Path(pretrained_dir)
     dst = pretrained_dir / family
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(pretrained_dir / run, dst)
     (dst / "chosen_run.txt").write_text(run + "\n")
+    rows = [r for r in (probe_rows or []) if r.get("family") == family]
+    (dst / "probe.json").write_text(json.dumps(rows, indent=1, default=float))
     return dst
 
 
