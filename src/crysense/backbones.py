@@ -120,7 +120,9 @@ def ablation_runs(family: str, paths=None) -> dict[str, str]:
     teacher = [r for r in (json.loads(probed.read_text()) if probed.exists() else [])
                if r.get("objective") in TEACHER_OBJECTIVES and r.get("run")]
     if teacher:
-        best = max(teacher, key=lambda r: round(r["val_macro_f1"], 4))["run"]
+        # the backbone rule itself (its ties too), restricted to teacher-guided runs
+        from .probe import choose
+        best = choose(teacher, family, TEACHER_OBJECTIVES)["run"]
         if best != chosen:
             out["teacher-guided"] = best
     return out
