@@ -140,3 +140,19 @@ def test_auc_with_baby_bootstrap_interval():
     noisy = pooled.assign(p_hungry=np.random.default_rng(0).random(40))
     out = reason_tests.auc_with_ci(noisy, "hungry", np.repeat(np.arange(20), 2), n_boot=200)
     assert out["roc_auc_low"] < 0.5 < out["roc_auc_high"]
+
+
+def test_report_names_the_models_left_without_a_permutation_test():
+    from crysense import reason_study
+    X, y, groups = babies(signal=20.0)
+    cfg = cry_reasons.NestedCVConfig(outer_folds=3, inner_folds=2, alpha_grid=(1.0,))
+    labels = ["hungry", "tired", "lonely"]
+    models = {"tested": cry_reasons.linear_model(X), "costly": cry_reasons.linear_model(X[:, :4])}
+    cv = cry_reasons.nested_cv(y, groups, models, labels, cfg, progress=False)
+    perm = reason_tests.permutation_test(y, groups, models, labels, cfg, cv.pooled_scores(), {"tested": 9}, progress=False)
+    data = pd.DataFrame({"reason": np.array(labels)[y], "group": groups})
+    res = reason_study.SettingResult("reasons", data, pd.DataFrame(), cv, perm, reason_tests.chance_levels(y, 3), {}, {})
+    assert res.table().loc["tested", "permutations"] == 9 and np.isnan(res.table().loc["costly", "p_macro_f1"])
+    text = reason_study.report_markdown({"reasons": res}, None, None, cfg)
+    note = text.split("Not permutation-tested")[1]
+    assert "costly (" in note and ": tested (" not in note and ", tested (" not in note

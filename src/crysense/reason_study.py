@@ -164,9 +164,12 @@ def report_markdown(results: dict, leaky_table: pd.DataFrame | None, identity_ta
             show["ROC AUC [95 % CI]"] = [f"{_fmt(a)} [{_fmt(lo)}, {_fmt(hi)}]" for a, lo, hi in
                                          zip(t["roc_auc"], t["roc_auc_low"], t["roc_auc_high"])]
         chance = ", ".join(f"{k} {v:.3f}" for k, v in res.chance.items())
+        untested = [f"{m} ({res.cv.seconds.get(m, float('nan')):.0f} s)" for m in t.index[t["permutations"].isna()]]
+        note = (f" Not permutation-tested (each permutation reruns the model's nested CV, of the time given): "
+                f"{', '.join(untested)}." if untested else "")
         parts.append(f"**{cr.SETTINGS[res.name]}**: {len(res.data)} clips, {res.data['group'].nunique()} babies, reasons "
                      f"{', '.join(f'{r} ({n})' for r, n in res.data['reason'].value_counts().items())}.\n\n"
-                     + markdown_table(show, index=False) + f"\n\nExpected under no signal: {chance}.")
+                     + markdown_table(show, index=False) + f"\n\nExpected under no signal: {chance}.{note}")
     if leaky_table is not None:
         wide = leaky_table.pivot_table(index="model", columns="protocol", values="balanced_accuracy", sort=False)
         parts.append("**Leaky protocols** (7 reasons, pooled balanced accuracy; the high-scoring papers split clips at "
