@@ -36,7 +36,8 @@ class ChunkActivities:
             raise AudioError(ref.name or ref.audio_key, "not in the audio store")
         if ref.audio_key.endswith(".f32"):
             return np.frombuffer(self.audio.get(ref.audio_key), np.float32).copy()
-        return decode(self.audio.path(ref.audio_key)).samples   # any format, rate, channel count
+        with self.audio.local_file(ref.audio_key) as path:   # any format, rate, channel count
+            return decode(path).samples
 
     @activity.defn(name=PROCESS_CHUNK)
     def process_chunk(self, task: ChunkTask) -> ChunkOutcome:

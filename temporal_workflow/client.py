@@ -29,7 +29,7 @@ from crysense.streaming import StreamChunker, WindowParams
 from .activities import MAX_CHUNK_S
 from .audio_input import file_blocks, mic_blocks, pcm_blocks, url_blocks
 from .shared import DEFAULT_ADDRESS, TASK_QUEUE, AlertParams, ChunkRef, NotifyTargets, StreamState
-from .storage import RUNTIME, AudioStore
+from .storage import RUNTIME, AudioStore, open_audio_store
 from .workflow import ClassifyClipWorkflow, StreamWorkflow
 
 
@@ -52,7 +52,7 @@ async def classify_file(client: Client, path, audio_store: AudioStore | None = N
         raise ClipError(f"{path}: {e.reason}") from None
     if duration > MAX_CHUNK_S:
         raise ClipError(f"{path}: {duration:.1f} s is longer than a chunk ({MAX_CHUNK_S:g} s); stream it instead")
-    store = audio_store or AudioStore()
+    store = audio_store or open_audio_store()
     key = store.put_bytes(path.read_bytes(), path.suffix.lower())
     ref = ChunkRef(stream_id=f"clip-{key[:16]}", index=0, audio_key=key, name=path.name)
     return await retrying(lambda: client.execute_workflow(
@@ -148,7 +148,7 @@ async def stream_blocks(handle, blocks, window: WindowParams, audio_store: Audio
     keeps retrying with backoff while the server is down, so reading the source never waits for the server.
     A stream that already holds chunks (resumed) goes on after its last index and stream time. ``end``: signal the
     end of the stream when the blocks run out (False: another client may resume it)."""
-    store = audio_store or AudioStore()
+    store = audio_store or open_audio_store()
     stream_id = handle.id.removeprefix("stream-")
     outbox = outbox or Outbox(RUNTIME / "outbox" / stream_id)
     first, last_s = await resume_point(handle)
@@ -206,11 +206,12 @@ async def stream_result(handle):
 
 async def main_async(args) -> int:
     client = await Client.connect(args.address, lazy=True)   # connects on first use; calls retry while it is down
+    store = open_audio_store(args.audio_store)
     if args.command == "classify":
         failed = 0
         for f in args.files:
             try:
-                outcome = await classify_file(client, f)
+                outcome = await classify_file(client, f, store)
             except ClipError as e:
                 failed += 1
                 print(f"error: {e}", file=sys.stderr, flush=True)
@@ -232,7 +233,7 @@ async def main_async(args) -> int:
         blocks, speed = pcm_blocks(sys.stdin.buffer), None
     else:
         blocks, speed = file_blocks(args.source), args.speed
-    n = await stream_blocks(handle, blocks, WindowParams(args.window, args.hop), realtime_speed=speed,
+    n = await stream_blocks(handle, blocks, WindowParams(args.window, args.hop), store, realtime_speed=speed,
                             on_window=lambda r: print(f"sent window {r.index} at {r.start_s:.1f} s", flush=True))
     summary = await stream_result(handle)
     print(json.dumps({"stream": stream_id, "windows": n, **summary.__dict__}, indent=1), flush=True)
@@ -242,6 +243,8 @@ async def main_async(args) -> int:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="crysense Temporal client")
     ap.add_argument("--address", default=DEFAULT_ADDRESS)
+    ap.add_argument("--audio-store", help="where chunks go: a folder or s3://bucket/prefix, the workers' store "
+                    "(default: $CRYSENSE_AUDIO_STORE, else runtime/audio)")
     sub = ap.add_subparsers(dest="command", required=True)
     c = sub.add_parser("classify")
     c.add_argument("files", nargs="+")

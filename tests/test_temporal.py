@@ -278,3 +278,26 @@ async def test_server_down_20_s_mid_stream_loses_and_doubles_nothing(classifier,
     assert n == 30 and [r["chunk_index"] for r in rows] == list(range(n)) and summary.processed == n
     assert all(r["status"] == "ok" for r in rows)
     assert max(b - a for a, b in zip(sent_at, sent_at[1:])) > 15      # the outage did fall mid-stream
+
+
+@ASYNC
+async def test_stream_through_temporal_shares_chunks_only_through_the_bucket(seaweedfs, env, classifier, tmp_path):
+    from temporal_workflow.storage import S3AudioStore
+    url, args = seaweedfs
+    prefix = f"{url}/stream-{uuid.uuid4().hex[:6]}"
+    client_store, worker_store = S3AudioStore(prefix, **args), S3AudioStore(prefix, **args)   # two "machines"
+    results, queue = ResultStore(str(tmp_path / "results.sqlite")), f"q-{uuid.uuid4().hex[:8]}"
+    async with running_worker(env, classifier, (worker_store, results), queue):
+        wav = write(tmp_path / "clip.wav", tone(500, 6.0))
+        outcome = await tclient.classify_file(env.client, wav, client_store, task_queue=queue)   # decoded from S3
+        assert not outcome.error
+        handle = await tclient.start_stream(env.client, "s3-stream", AlertParams(2, 3), task_queue=queue)
+        blocks = [noise(1.0, seed=i) for i in range(20)]
+        n = await tclient.stream_blocks(handle, blocks, tclient.WindowParams(10.0, 5.0), client_store,
+                                        realtime_speed=None, outbox=tclient.Outbox(tmp_path / "outbox"))
+        summary = await handle.result()
+    rows = results.rows("s3-stream")
+    assert n == 3 and [r["chunk_index"] for r in rows] == [0, 1, 2] and summary.processed == 3
+    assert all(r["status"] == "ok" for r in rows)
+    pages = worker_store.s3.list_objects_v2(Bucket=worker_store.bucket, Prefix=worker_store.prefix)
+    assert pages.get("KeyCount", 0) == 0                                      # retention: each chunk went once stored
