@@ -35,12 +35,14 @@ async def run(args) -> dict:
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         with ThreadPoolExecutor(2) as ex:
             # the benchmark sends the same stored chunks again and again: keep them (retention is tested elsewhere)
-            worker = make_worker(client, classifier, audio, results, ex, 2, task_queue=queue, delete_after_result=False)
+            timings = []   # where each chunk's activity time went
+            worker = make_worker(client, classifier, audio, results, ex, 2, task_queue=queue, delete_after_result=False,
+                                 timings=timings)
             task = asyncio.create_task(worker.run())
-            latency = await benchmark.chunk_latency(client, classifier, chunks, audio, queue)
+            latency = await benchmark.chunk_latency(client, classifier, chunks, audio, queue, timings)
             throughput = await benchmark.stream_throughput(client, chunks, audio, queue, args.streams, args.hop)
             capacity = await benchmark.realtime_capacity(client, chunks, audio, results, queue, args.capacity,
-                                                         args.seconds, args.hop)
+                                                         args.seconds, args.hop, timings)
             await worker.shutdown()
             await task
     return {"latency": latency, "throughput": throughput, "capacity": capacity}
@@ -69,6 +71,7 @@ def main(argv=None):
         print(f"  {c['streams']:>3} streams  p50 {c['latency_p50_s']:.3f} s  p95 {c['latency_p95_s']:.3f} s  "
               f"max {c['latency_max_s']:.3f} s  "
               f"{'sustained' if c['sustained'] else 'falls behind (a result later than one hop)'}")
+    print(benchmark.breakdown_markdown(lat, cap).strip())
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 

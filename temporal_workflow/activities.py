@@ -10,6 +10,7 @@ row, so a re-run never classifies twice, never writes twice, and never needs aud
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 from temporalio import activity
@@ -25,11 +26,13 @@ MAX_CHUNK_S = 15.0
 
 
 class ChunkActivities:
-    def __init__(self, classifier, audio_store: AudioStore, result_store: ResultStore, delete_after_result: bool = True):
+    def __init__(self, classifier, audio_store: AudioStore, result_store: ResultStore, delete_after_result: bool = True,
+                 timings: list | None = None):
         self.classifier = classifier
         self.audio = audio_store
         self.results = result_store
         self.delete_after_result = delete_after_result   # retention: a chunk's audio goes once its result is stored
+        self.timings = timings   # a list: one entry per processed chunk, where its time went (the benchmark's breakdown)
 
     def _samples(self, ref: ChunkRef) -> np.ndarray:
         if not self.audio.exists(ref.audio_key):
@@ -45,6 +48,7 @@ class ChunkActivities:
         chunk leads to under the stream's rule), delete the audio. Bad audio is an outcome with an error (one log
         line), not a failure: it will not get better by retrying."""
         ref = task.ref
+        t = {"stream_id": ref.stream_id, "index": ref.index, "started_at": time.time(), "t0": time.perf_counter()}
         stored = self.results.get(ref.stream_id, ref.index)
         if stored is not None:   # a re-run (worker died after storing): the stored outcome stands
             if self.delete_after_result:
@@ -54,11 +58,13 @@ class ChunkActivities:
         try:
             x = self._samples(ref)
             check_clip(x, ref.name or ref.audio_key, AUDIO, max_s=MAX_CHUNK_S)
+            t["audio"] = time.perf_counter()
         except AudioError as e:
             activity.logger.warning(f"chunk {ref.index} of {ref.stream_id} ({ref.name or ref.audio_key}): {e.reason}")
             outcome = ChunkOutcome(ref.index, ref.start_s, error=f"{ref.name or f'chunk {ref.index}'}: {e.reason}")
         else:
             r = self.classifier.classify(x)
+            t["classify"] = time.perf_counter()
             outcome = ChunkOutcome(ref.index, ref.start_s, r["label"], r["probabilities"])
         if task.rule is not None and task.state is not None:   # the alert the workflow will compute from this outcome
             state = dataclasses.replace(task.state, recent=list(task.state.recent))
@@ -69,6 +75,8 @@ class ChunkActivities:
                                     outcome.probabilities, outcome.error, outcome.alert))
         if self.delete_after_result:
             self.audio.delete(ref.audio_key)
+        if self.timings is not None and "classify" in t:
+            self.timings.append(_split(t, time.perf_counter()))
         return outcome
 
     @activity.defn(name=NOTIFY_ALERT)
@@ -82,3 +90,9 @@ class ChunkActivities:
 
 def _probabilities(row: dict) -> dict[str, float]:
     return {lab: row[f"p_{lab}"] for lab in ("crying", "screaming", "normal") if row.get(f"p_{lab}") is not None}
+
+
+def _split(t: dict, end: float) -> dict:
+    """Seconds of one chunk's activity: read + decode + validate, the models, the result row (+ retention)."""
+    return {"stream_id": t["stream_id"], "index": t["index"], "started_at": t["started_at"],
+            "audio_s": t["audio"] - t["t0"], "classify_s": t["classify"] - t["audio"], "store_s": end - t["classify"]}

@@ -20,9 +20,10 @@ from .workflow import ClassifyClipWorkflow, NotifierWorkflow, StreamWorkflow
 
 def make_worker(client: Client, classifier, audio_store: AudioStore, result_store: ResultStore,
                 executor: ThreadPoolExecutor, threads: int, task_queue: str = TASK_QUEUE,
-                delete_after_result: bool = True) -> Worker:
-    """``threads``: the executor's size, and how many (local) activities may run at once."""
-    acts = ChunkActivities(classifier, audio_store, result_store, delete_after_result)
+                delete_after_result: bool = True, timings: list | None = None) -> Worker:
+    """``threads``: the executor's size, and how many (local) activities may run at once. ``timings``: a list that
+    collects where each chunk's activity time went (benchmarks)."""
+    acts = ChunkActivities(classifier, audio_store, result_store, delete_after_result, timings)
     return Worker(client, task_queue=task_queue, workflows=[ClassifyClipWorkflow, StreamWorkflow, NotifierWorkflow],
                   activities=acts.all(), activity_executor=executor, max_concurrent_activities=threads,
                   max_concurrent_local_activities=threads)

@@ -301,3 +301,28 @@ async def test_stream_through_temporal_shares_chunks_only_through_the_bucket(sea
     assert all(r["status"] == "ok" for r in rows)
     pages = worker_store.s3.list_objects_v2(Bucket=worker_store.bucket, Prefix=worker_store.prefix)
     assert pages.get("KeyCount", 0) == 0                                      # retention: each chunk went once stored
+
+
+@ASYNC
+async def test_worker_timings_give_the_benchmark_breakdown(env, classifier, stores):
+    from temporal_workflow import benchmark
+    queue, audio, results = f"q-{uuid.uuid4().hex[:8]}", *stores
+    timings = []
+    ex = ThreadPoolExecutor(2)
+    worker = make_worker(env.client, classifier, audio, results, ex, 2, task_queue=queue, delete_after_result=False,
+                         timings=timings)
+    task = asyncio.create_task(worker.run())
+    try:
+        chunks = [noise(5.0, seed=i) for i in range(3)]
+        latency = await benchmark.chunk_latency(env.client, classifier, chunks, audio, queue, timings)
+        capacity = await benchmark.realtime_capacity(env.client, chunks, audio, results, queue, (2,), 2.0, 1.0, timings)
+    finally:
+        await worker.shutdown()
+        await task
+        ex.shutdown()
+    b = latency["breakdown"]
+    assert b["chunks"] == 3 and len(timings) == 4 + 4          # a warm-up, 3 timed chunks, then 2 streams x 2 windows
+    assert 0 < b["classify_p50_s"] < b["total_p50_s"] and b["before_activity_p50_s"] > 0
+    assert b["before_activity_p50_s"] + b["audio_p50_s"] + b["classify_p50_s"] + b["store_p50_s"] < 1.5 * b["total_p50_s"]
+    assert capacity[0]["breakdown"]["chunks"] == capacity[0]["windows"] == 4
+    assert "Where the time went" in benchmark.breakdown_markdown(latency, capacity)
