@@ -69,3 +69,29 @@ def test_tiny_finetune_saves_reloads_and_predicts_identically(base, tmp_path):
     for x in clips[::5]:
         assert np.allclose(reloaded.predict_proba(x), clf.predict_proba(x), atol=1e-5)
     assert reloaded.labels == ["crying", "screaming", "normal"]
+
+
+@needs_weights
+def test_seed_spread_repeats_a_seed_exactly_and_reports_every_seed(base):
+    """Training is defined by data, epochs and seed: the same seed trained again gives the same figures (so a
+    spread over seeds measures the seed, not the machine), and each seed gets its own row and sentence."""
+    from crysense.report_text import seed_spread_sentence
+    from crysense.trainset import RunData
+    clips = [tone(300 + 60 * i, 1.0) for i in range(3)] + [noise(1.0, seed=i) for i in range(3)] + \
+            [0.2 * tone(2500 + 90 * i, 1.0) for i in range(3)]
+    y = np.repeat([0, 1, 2], 3)
+    acts = [base.trunk_activations(x).astype(np.float16) for x in clips]
+    run = RunData(TrainSet([[a] for a in acts], y, np.ones(len(y))), {"orig": acts}, y, np.ones(len(y)), None, None)
+    cfg = yamnet.FinetuneConfig(top_blocks=1, head_epochs=2, finetune_epochs=1, head_patience=2,
+                                finetune_patience=1, batch_size=3)
+    labels = ["crying", "screaming", "normal"]
+    first = yamnet.finetune(base, labels, run.train, run.val, run.val_y, run.val_w, cfg, progress=False)
+    spread = yamnet.seed_spread(base, labels, run, {"val": (acts, y)}, cfg, [0, 0, 1], first=(*first, 1.5),
+                                progress=False)
+    assert list(spread.index) == [0, 0, 1] and spread["train_seconds"].iloc[0] == 1.5
+    assert spread["val macro-F1"].iloc[0] == spread["val macro-F1"].iloc[1]   # seed 0 again: the same model
+    assert spread["epochs"].iloc[0] == spread["epochs"].iloc[1]
+    again, _ = yamnet.finetune(base, labels, run.train, run.val, run.val_y, run.val_w, cfg, progress=False)
+    assert np.allclose(again.predict_acts(acts), first[0].predict_acts(acts), atol=1e-6)
+    text = seed_spread_sentence(spread, "Fine-tuned")
+    assert text.startswith("Fine-tuned with seeds 0, 0, 1") and "val macro-F1" in text

@@ -14,6 +14,14 @@ def model_results_markdown(results, rows: dict[str, str], labels, note: str) -> 
     return markdown_table(table) + "\n\n" + note
 
 
+def seed_spread_sentence(spread, what: str) -> str:
+    """One sentence from `yamnet.seed_spread`: mean ± standard deviation and range of each macro-F1 over the seeds."""
+    parts = [f"{col} {v.mean():.3f} ± {v.std(ddof=1):.3f} (range {v.min():.3f}-{v.max():.3f})"
+             for col, v in spread.filter(like="macro-F1").items()]
+    return (f"{what} with seeds {', '.join(map(str, spread.index))} (same data, recipe and epochs): "
+            + "; ".join(parts) + ".")
+
+
 def results_markdown(metrics: dict, labels) -> str:
     """The README's results table from ``reports/metrics.json``: every system on the test split."""
     rows = []

@@ -6,7 +6,7 @@ weights, cached trunk activations, zero-shot, embeddings, sanity check) and `yam
 fine-tuning, the classifier, its saved form).
 """
 from .yamnet_features import log_mel_patches, pad_waveform
-from .yamnet_finetune import FinetuneConfig, SavedYamnetClassifier, YamnetClassifier, finetune
+from .yamnet_finetune import FinetuneConfig, SavedYamnetClassifier, YamnetClassifier, finetune, seed_spread
 from .yamnet_model import (
     HubYamnet,
     Yamnet,
@@ -27,4 +27,5 @@ from .yamnet_params import EMBEDDING_SIZE, LOCAL_WEIGHTS_DIR, PARAMS, TFHUB_HAND
 __all__ = ["EMBEDDING_SIZE", "LOCAL_WEIGHTS_DIR", "PARAMS", "TFHUB_HANDLE", "FinetuneConfig", "HubYamnet",
            "SavedYamnetClassifier", "Yamnet", "YamnetClassifier", "YamnetParams", "build_top", "build_trunk",
            "clip_embeddings", "embeddings_of", "finetune", "load_yamnet", "log_mel_patches", "pad_waveform",
-           "read_class_names", "sanity_check", "sanity_inputs", "trunk_cache", "zero_shot", "zero_shot_proba"]
+           "read_class_names", "sanity_check", "sanity_inputs", "seed_spread", "trunk_cache", "zero_shot",
+           "zero_shot_proba"]

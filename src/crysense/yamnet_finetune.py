@@ -206,3 +206,29 @@ def finetune(base: Yamnet, labels, train: TrainSet, val: dict, val_y: np.ndarray
     hist = pd.DataFrame(history)
     hist.attrs.update(kept=kept, best_val_loss_head=best_head, best_val_loss_finetune=best_ft)
     return clf, hist
+
+
+def seed_spread(base: Yamnet, labels, run, scored: dict, cfg: FinetuneConfig, seeds, first=None,
+                progress: bool = True):
+    """The same fine-tuning (data ``run``, recipe, epochs) once per seed in ``seeds``: how far YAMNet's figures
+    move with the seed alone. ``scored``: {split: (trunk activations per clip, labels)}; ``first``: the
+    (classifier, history, seconds) of a run already made with ``seeds[0]``. One row per seed: macro-F1 per split,
+    the kept stage, epochs and training seconds."""
+    import time
+
+    import pandas as pd
+
+    from .evaluation import metrics
+    rows = []
+    for i, seed in enumerate(seeds):
+        if i == 0 and first is not None:
+            clf, hist, seconds = first
+        else:
+            t0 = time.time()
+            clf, hist = finetune(base, labels, run.train, run.val, run.val_y, run.val_w,
+                                 dataclasses.replace(cfg, seed=seed), progress=progress)
+            seconds = time.time() - t0
+        rows.append({"seed": seed, **{f"{s} macro-F1": metrics(y, clf.predict_acts(acts), labels)["macro_f1"]
+                                      for s, (acts, y) in scored.items()},
+                     "kept": hist.attrs["kept"], "epochs": len(hist), "train_seconds": seconds})
+    return pd.DataFrame(rows).set_index("seed")
