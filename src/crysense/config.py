@@ -42,6 +42,11 @@ HARD_NEGATIVE_SUBCATEGORIES = (
     "vocal_burst",                                                              # EmoGator
 )
 
+# The label audit (`crysense.labelaudit`): a clip holds an *audible cry* when the frozen AudioSet YAMNet scores one
+# of its cry classes at least this high in at least one 0.96 s patch. The first threshold splits the figures; the
+# second shows how much the shares move with it.
+CRY_AUDIT_THRESHOLDS = (0.1, 0.3)
+
 MANIFEST_COLUMNS = (
     "file_path", "source", "label", "reason", "group", "license", "sha256", "duration_s",
     "sample_rate", "channels", "split", "segment_start_s", "segment_end_s",

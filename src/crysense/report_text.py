@@ -66,8 +66,17 @@ def write_model_card(paths, df) -> Path:
     return out
 
 
-def generalization_markdown(table, ladder, sources, seconds: float) -> str:
-    """The README's leave-one-source-out section: held-out recall before -> after, and the ablation ladder."""
+def generalization_markdown(table, ladder, sources, seconds: float, by_audibility=None) -> str:
+    """The README's leave-one-source-out section: held-out recall before -> after, the ablation ladder, and (if
+    given, `labelaudit.recall_by_audibility`) held-out crying recall split by the label audit."""
+    audit = ""
+    if by_audibility is not None and len(by_audibility):
+        a = by_audibility.reset_index().drop(columns="recipe")
+        recall = lambda v: "" if v != v else f"{v:.2f}"
+        a = a.assign(**{c: a[c].map(recall if c.startswith("recall") else lambda v: f"{int(v)}")
+                        for c in a.columns if c.startswith(("recall", "clips"))})
+        audit = ("\n\nHeld-out crying recall on the clips in which the frozen AudioSet YAMNet hears a cry and on those in "
+                 "which it hears none (the label audit of notebook 02):\n\n" + markdown_table(a, index=False))
     lad = ladder.reset_index()
     lad = lad.assign(**{c: lad[c].map(lambda v: "" if v != v else f"{v:.3f}") for c in lad.columns[2:]})
     return (markdown_table(table.reset_index().rename(columns={"source": "held-out source"}), index=False) +
@@ -76,9 +85,23 @@ def generalization_markdown(table, ladder, sources, seconds: float) -> str:
             "left out too). *before*: the six original sources, 8 kHz round trip only (how the study trained before); "
             "*after*: the study's recipe. Last column: the same source and label in the grouped test split.\n\n"
             "The ablation, one change at a time (lowest held-out recall over the sources holding each label; "
-            "macro-F1 on the grouped test split):\n\n" + markdown_table(lad, index=False) +
+            "macro-F1 on the grouped test split):\n\n" + markdown_table(lad, index=False) + audit +
             f"\n\nWritten by `notebooks/05b_generalization.ipynb` ({seconds / 60:.0f} min of leave-one-source-out "
             "training on 2 CPU cores).")
+
+
+def cry_audit_markdown(table, bandwidth, threshold: float) -> str:
+    """The README's label audit (notebook 02): per source and label, the share of clips in which the frozen AudioSet
+    YAMNet hears a cry, and the same on held-out clips as recorded and band-limited to 4 kHz."""
+    fmt = lambda t: t.assign(**{c: t[c].map(lambda v: f"{v:.2f}") for c in t.columns if c != "clips"})
+    return (markdown_table(fmt(table).reset_index(), index=False) +
+            "\n\nShare of each source's clips in which the frozen AudioSet YAMNet (trained on none of our sources) "
+            "scores a cry class (*Baby cry, infant cry*, *Crying, sobbing*, *Whimper*) at or above the threshold in at "
+            "least one 0.96 s patch. Validation and test clips as recorded and band-limited to 4 kHz (does the phone "
+            "band hide cries from it?):\n\n" + markdown_table(fmt(bandwidth).reset_index(), index=False) +
+            f"\n\nA diagnostic, not ground truth (`crysense.labelaudit`; the share in `normal` sources is how often "
+            f"it hears a cry where none was labelled). Notebook 05b splits held-out crying recall by it (threshold "
+            f"{threshold:g}). Written by `notebooks/02_yamnet.ipynb`.")
 
 
 def monitor_markdown(report: dict, chosen_system: str) -> str:

@@ -96,8 +96,10 @@ class Yamnet:
                                      reduce_retracing=True)
         self._top_fn = tf.function(self._top_call, reduce_retracing=True,
                                    input_signature=[tf.TensorSpec([None, *trunk_output_shape(top_blocks, p)], tf.float32)])
-        self._clip_fn = tf.function(self._clip_call, input_signature=[
-            tf.TensorSpec([None, *trunk_output_shape(top_blocks, p)], tf.float32), tf.TensorSpec([None], tf.int32)])
+        clip_signature = [tf.TensorSpec([None, *trunk_output_shape(top_blocks, p)], tf.float32),
+                          tf.TensorSpec([None], tf.int32)]
+        self._clip_fn = tf.function(self._clip_call, input_signature=clip_signature)
+        self._clip_max_fn = tf.function(self._clip_max_call, input_signature=clip_signature)
 
     def _trunk_call(self, waveform):
         _, patches = log_mel_patches(pad_waveform(waveform, self.p), self.p)
@@ -119,21 +121,29 @@ class Yamnet:
         """Per-patch (embeddings [n, 1024], AudioSet scores [n, 521]) of a 16 kHz waveform."""
         return self.embed_scores(self.trunk_activations(waveform))
 
-    def clip_outputs(self, acts_list, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """Per clip, from cached trunk activations: (mean embedding [B, 1024], mean AudioSet scores [B, 521])."""
-        embs, scores = [], []
+    def _per_clip(self, fn, acts_list, batch: int, widths: tuple) -> tuple:
+        parts = [[] for _ in widths]
         for i in range(0, len(acts_list), batch):
             flat, seg = _flatten([np.asarray(a, np.float32) for a in acts_list[i:i + batch]])
-            e, s = self._clip_fn(tf.constant(flat), tf.constant(seg))
-            embs.append(e.numpy())
-            scores.append(s.numpy())
-        if not embs:
-            return np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros((0, self.p.num_classes), np.float32)
-        return np.concatenate(embs), np.concatenate(scores)
+            for part, out in zip(parts, fn(tf.constant(flat), tf.constant(seg))):
+                part.append(out.numpy())
+        return tuple(np.concatenate(p) if p else np.zeros((0, w), np.float32) for p, w in zip(parts, widths))
+
+    def clip_outputs(self, acts_list, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Per clip, from cached trunk activations: (mean embedding [B, 1024], mean AudioSet scores [B, 521])."""
+        return self._per_clip(self._clip_fn, acts_list, batch, (EMBEDDING_SIZE, self.p.num_classes))
+
+    def clip_max_scores(self, acts_list, batch: int = 64) -> np.ndarray:
+        """Per clip, each AudioSet class's highest score over the clip's 0.96 s patches [B, 521]: a sound heard
+        anywhere in the clip, however short (the mean of ``clip_outputs`` dilutes it by the clip's length)."""
+        return self._per_clip(self._clip_max_fn, acts_list, batch, (self.p.num_classes,))[0]
 
     def _clip_call(self, flat, seg):
         emb, logits = self.top(flat, training=False)
         return tf.math.segment_mean(emb, seg), tf.math.segment_mean(tf.sigmoid(logits), seg)
+
+    def _clip_max_call(self, flat, seg):
+        return (tf.math.segment_max(tf.sigmoid(self.top(flat, training=False)[1]), seg),)
 
 
 def read_class_names(class_map_csv) -> list[str]:
