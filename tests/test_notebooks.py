@@ -19,7 +19,7 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
         assert not errors
     for fig in ("data_class_counts", "data_durations", "data_example_spectrograms", "data_bandwidth_by_source",
                 "data_learning_curve", "data_augmented_views", "generalization_loso_recall",
-                "monitor_false_alerts_vs_recall", "realtime_temporal_web_ui"):
+                "monitor_false_alerts_vs_recall", "realtime_temporal_web_ui", "data_cry_audibility"):
         assert (out / "plots" / f"{fig}.pdf").stat().st_size > 1000
     assert (out / "data_manifest.csv").exists() and (out / "data_quarantine.csv").exists()
     # leave-one-source-out: every source held out, for every system and recipe the notebook planned
@@ -29,6 +29,11 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     assert set(held["held_out"]) == set(report["sources"]) and len(report["sources"]) >= 6
     for system, recipes in report["plan"].items():
         assert set(held.loc[held["system"] == system, "recipe"]) == set(recipes)
+    # the label audit: every crying source's share of audible cries (02), held-out crying recall split by it (05b)
+    audit = pd.DataFrame(json.loads((out / "reports" / "yamnet_metrics.json").read_text())["cry_audit"])
+    assert set(audit.loc[audit["label"] == "crying", "source"]) >= {"donateacry", "giulbia_baby_cry"}
+    by_audibility = pd.DataFrame(report["crying_recall_by_audibility"])
+    assert "donateacry" in set(by_audibility["held_out"])
     # pretraining: each family's installed backbone is the run the probe chose, every run defined by its steps
     pre = json.loads((out / "reports" / "pretraining.json").read_text())
     for family in ("wav2vec2", "hubert"):
