@@ -17,7 +17,8 @@ def available_models(paths):
     """(name, predict(waveform)) of each ensemble member and of the whole Classifier, all loaded from models/."""
     from crysense.inference import Classifier
     clf = Classifier.load(paths.models)   # loads every member once, as the CLI and the worker do
-    models = [(name, fn) for name, fn in clf.members.items()]
+    # each member timed alone, from the window's samples (its share of any input the members share included)
+    models = [(name, lambda x, fn=fn: fn(clf.prepare(x))) for name, fn in clf.members.items()]
     models.append((f"ensemble ({clf.combiner})", lambda x: clf.classify_window(x)))
     return models
 

@@ -27,6 +27,26 @@ def test_classify_array_of_any_length(classifier):
     assert np.allclose(p, [r["probabilities"][c] for c in LABELS], atol=1e-5)
 
 
+def test_one_trunk_pass_serves_both_yamnet_members_with_unchanged_outputs(classifier, tiny_models):
+    import joblib
+
+    from crysense import yamnet
+    from crysense.inference import WindowInput
+    x = noise(10.0, seed=7)
+    inputs = classifier.prepare(x)
+    assert isinstance(inputs, WindowInput) and inputs.samples is x   # the shared path was taken
+    saved = yamnet.SavedYamnetClassifier(tiny_models / "yamnet_finetuned.h5")
+    frozen = yamnet.Yamnet(top_blocks=saved.top_blocks)
+    logreg = joblib.load(tiny_models / "yamnet_logreg.joblib")
+    np.testing.assert_allclose(classifier.members["yamnet"](inputs), saved.predict_proba(x), atol=1e-5)
+    np.testing.assert_allclose(classifier.members["yamnet_logreg"](inputs),
+                               logreg.predict_proba(frozen.frames(x)[0].mean(0, keepdims=True))[0], atol=1e-5)
+    # another trunk (other weights, or another split) is never shared
+    assert saved.shares_trunk_with(frozen) and not saved.shares_trunk_with(yamnet.Yamnet(top_blocks=saved.top_blocks + 1))
+    frozen.trunk.set_weights([w + 1e-3 for w in frozen.trunk.get_weights()])
+    assert not saved.shares_trunk_with(frozen)
+
+
 def test_window_and_combiner_choices(tiny_models):
     clf = Classifier.load(tiny_models, window=WindowParams(5, 5), combiner="majority vote")
     assert len(clf.classify(noise(15.0))["windows"]) == 3

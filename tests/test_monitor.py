@@ -59,6 +59,10 @@ def test_false_alerts_episodes_and_latency():
     df, loader = corpus()
     streams = monitor.build_streams(df, "test", loader, monitor.StreamSpec(orders=1))
     windows = monitor.window_probabilities(streams, {"loud": loud}, progress=False)
+    # members reading a prepared window (the Classifier's shared inputs) give the same rows
+    prepared = monitor.window_probabilities(streams, {"loud": lambda w: loud(w["samples"])}, progress=False,
+                                            prepare=lambda x: {"samples": x})
+    assert prepared.equals(windows)
     p = monitor.system_probabilities(windows, ["loud"])["loud"][:, LABELS.index("crying")]
     r = monitor.evaluate(windows, p, streams, alerts.AlertRule(n=2, m=3, threshold=0.5))
     assert r["false_alerts"] == 0 and r["episodes"] == 2 and r["episode_recall"] == 1.0

@@ -17,7 +17,8 @@ from .config import AUDIO, LABELS, get_paths
 from .ensemble import Ensemble
 from .streaming import WindowParams, window_bounds
 
-Member = Callable[[np.ndarray], np.ndarray]   # 16 kHz mono float32 -> probabilities over LABELS
+# a window as the Classifier's ``prepare`` gives it (16 kHz mono float32 samples by default) -> probabilities over LABELS
+Member = Callable[[object], np.ndarray]
 
 
 @dataclasses.dataclass
@@ -33,9 +34,18 @@ def _named(p: np.ndarray) -> dict[str, float]:
     return {lab: round(float(v), 6) for lab, v in zip(LABELS, p)}
 
 
+@dataclasses.dataclass
+class WindowInput:
+    """One window as the members read it: the samples, and the frozen YAMNet trunk's activations computed once
+    for the two members that start from it (the fine-tuned YAMNet and the embedding LogReg)."""
+    samples: np.ndarray
+    trunk: np.ndarray
+
+
 class Classifier:
     def __init__(self, members: dict[str, Member], ensemble: Ensemble, combiner: str | None = None,
-                 window: WindowParams = WindowParams()):
+                 window: WindowParams = WindowParams(), prepare: Callable | None = None):
+        """``prepare``: window samples -> what every member is called with (default: the samples themselves)."""
         combiner = combiner or ensemble.chosen   # the combiner notebook 04 chose on validation
         missing = set(ensemble.members) - set(members)
         if missing:
@@ -43,6 +53,7 @@ class Classifier:
         if combiner not in ensemble.combiners():
             raise ValueError(f"unknown combiner {combiner!r}; one of {ensemble.combiners()}")
         self.members, self.ensemble, self.combiner, self.window = members, ensemble, combiner, window
+        self.prepare = prepare or (lambda x: x)
 
     @classmethod
     def load(cls, models_dir=None, **kw) -> "Classifier":
@@ -57,17 +68,21 @@ class Classifier:
             raise FileNotFoundError(f"trained models missing ({', '.join(missing)}): run ./run_all.sh first")
         yam = yamnet.SavedYamnetClassifier(d / "yamnet_finetuned.h5")
         w2v = wav2vec2.load_finetuned(d / "wav2vec2_finetuned")
-        frozen = yamnet.load_yamnet(kw.pop("yamnet_source", None))
+        frozen = yamnet.load_yamnet(kw.pop("yamnet_source", None), top_blocks=yam.top_blocks)
         logreg = joblib.load(d / "yamnet_logreg.joblib")
-        members = {
-            "yamnet": yam.predict_proba,
-            "wav2vec2": lambda x: wav2vec2.predict_waveform(w2v, x),
-            "yamnet_logreg": lambda x: logreg.predict_proba(frozen.frames(x)[0].mean(0, keepdims=True))[0],
-        }
-        return cls(members, Ensemble.load(d / "ensemble.joblib"), **kw)
+        ens = Ensemble.load(d / "ensemble.joblib")
+        embedding = lambda emb: logreg.predict_proba(emb.mean(0, keepdims=True))[0]
+        if yam.shares_trunk_with(frozen):   # one trunk pass a window serves both YAMNet members
+            return cls({"yamnet": lambda w: yam.predict_trunk(w.trunk),
+                        "wav2vec2": lambda w: wav2vec2.predict_waveform(w2v, w.samples),
+                        "yamnet_logreg": lambda w: embedding(frozen.embed_scores(w.trunk)[0])},
+                       ens, prepare=lambda x: WindowInput(x, frozen.trunk_activations(x)), **kw)
+        return cls({"yamnet": yam.predict_proba, "wav2vec2": lambda x: wav2vec2.predict_waveform(w2v, x),
+                    "yamnet_logreg": lambda x: embedding(frozen.frames(x)[0])}, ens, **kw)
 
     def classify_window(self, x: np.ndarray, start_s: float = 0.0) -> WindowResult:
-        probas = {m: np.asarray(self.members[m](x), float)[None] for m in self.ensemble.members}
+        inputs = self.prepare(x)
+        probas = {m: np.asarray(self.members[m](inputs), float)[None] for m in self.ensemble.members}
         p = self.ensemble.combine(self.combiner, probas)[0]
         return WindowResult(round(start_s, 3), round(start_s + len(x) / AUDIO.sample_rate, 3), LABELS[int(p.argmax())],
                             _named(p), {m: _named(v[0]) for m, v in probas.items()})

@@ -86,9 +86,10 @@ def build_streams(df: pd.DataFrame, split: str, loader, spec: StreamSpec = Strea
 
 
 def window_probabilities(streams: list[Stream], members: dict, window: WindowParams = WindowParams(),
-                         progress: bool = True) -> pd.DataFrame:
+                         progress: bool = True, prepare=None) -> pd.DataFrame:
     """One row per (stream, window): its start, and every member's probabilities. ``members``: name ->
-    fn(16 kHz samples) -> probabilities over LABELS. A window whose samples were already classified (the same
+    fn(window) -> probabilities over LABELS, the window as ``prepare`` gives it from its 16 kHz samples (the
+    `inference.Classifier`'s; default: the samples). A window whose samples were already classified (the same
     background stretch in another stream) is not computed again."""
     from tqdm import tqdm
     seen: dict[str, dict] = {}
@@ -100,7 +101,8 @@ def window_probabilities(streams: list[Stream], members: dict, window: WindowPar
                 x = s.samples[a:b]
                 key = hashlib.sha256(x.tobytes()).hexdigest()
                 if key not in seen:
-                    seen[key] = {m: np.asarray(fn(x), float) for m, fn in members.items()}
+                    inputs = prepare(x) if prepare else x
+                    seen[key] = {m: np.asarray(fn(inputs), float) for m, fn in members.items()}
                 rows.append({"stream": s.name, "start_s": a / SR, "end_s": b / SR, **{f"{m}|{lab}": p[i] for m, p in
                              seen[key].items() for i, lab in enumerate(LABELS)}})
                 bar.update(1)

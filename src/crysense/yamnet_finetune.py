@@ -98,15 +98,33 @@ class SavedYamnetClassifier:
         meta = json.loads(path.with_suffix(".json").read_text())
         self.labels = meta["labels"]
         self.p = YamnetParams(**meta["params"])
+        self.top_blocks = meta["top_blocks"]
         self.model = keras.models.load_model(path, compile=False)
+        self.trunk = self.model.get_layer("yamnet_trunk")   # frozen in fine-tuning: the AudioSet network's own
         self._fn = tf.function(self._call, input_signature=[tf.TensorSpec([None], tf.float32)], reduce_retracing=True)
+        self._trunk_fn = tf.function(self._from_trunk, reduce_retracing=True,
+                                     input_signature=[tf.TensorSpec([None, *self.trunk.output_shape[1:]], tf.float32)])
 
     def _call(self, waveform):
         _, patches = log_mel_patches(pad_waveform(waveform, self.p), self.p)
         return tf.nn.softmax(tf.reduce_mean(self.model(patches, training=False), axis=0))
 
+    def _from_trunk(self, acts):
+        emb, _ = self.model.get_layer("yamnet_top")(acts, training=False)
+        return tf.nn.softmax(tf.reduce_mean(self.model.layers[-1](emb), axis=0))
+
     def predict_proba(self, waveform: np.ndarray) -> np.ndarray:
         return self._fn(tf.constant(waveform, tf.float32)).numpy()
+
+    def predict_trunk(self, acts: np.ndarray) -> np.ndarray:
+        """Probabilities from the frozen trunk's activations of a clip (``Yamnet.trunk_activations``)."""
+        return self._trunk_fn(tf.constant(acts, tf.float32)).numpy()
+
+    def shares_trunk_with(self, frozen) -> bool:
+        """True when ``frozen`` (a local `Yamnet`) computes exactly this model's trunk: same split, features and
+        weights, so one trunk pass can serve both."""
+        return (getattr(frozen, "top_blocks", None) == self.top_blocks and getattr(frozen, "p", None) == self.p
+                and all(np.array_equal(a, b) for a, b in zip(self.trunk.get_weights(), frozen.trunk.get_weights())))
 
 
 def _weighted_ce(logits, y, w):
