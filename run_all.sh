@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole study, end to end: set-up, then every numbered notebook with papermill, in order.
 # Outputs: data_manifest.csv, data_quarantine.csv, reports/*.html, plots/*.pdf, models/.
-# Usage: ./run_all.sh [--smoke] [NOTEBOOK_PREFIX ...]    e.g. ./run_all.sh 01 02
+# Usage: ./run_all.sh [--smoke] [NOTEBOOK_ID ...]    e.g. ./run_all.sh 01 02 (02 is 02_yamnet; 02b is its own id)
 set -euo pipefail
 cd "$(dirname "$0")"
 SMOKE=False

@@ -24,6 +24,21 @@ def test_markdown_table_keeps_types_and_index():
     assert reporting.markdown_table(df, index=False).split("\n")[2] == "| 3 | 0.123 | a |"
 
 
+def test_notebooks_are_chosen_by_exact_id_and_an_unknown_id_is_an_error():
+    from pathlib import Path
+
+    import pytest
+    nbs = [Path(f"{n}.ipynb") for n in ("01_data", "02_yamnet", "02b_pretraining", "05_evaluation", "05b_generalization")]
+    assert reporting.select_notebooks(nbs, None) == nbs
+    assert [nb.stem for nb in reporting.select_notebooks(nbs, ["02"])] == ["02_yamnet"]   # not 02b as well
+    assert [nb.stem for nb in reporting.select_notebooks(nbs, ["05b", "01"])] == ["01_data", "05b_generalization"]
+    assert [nb.stem for nb in reporting.select_notebooks(nbs, ["02b_pretraining"])] == ["02b_pretraining"]
+    with pytest.raises(ValueError, match="no notebook 2; the notebooks are 01, 02, 02b, 05, 05b"):
+        reporting.select_notebooks(nbs, ["2"])
+    names = {nb.stem.split("_")[0] for nb in reporting.study_notebooks()}   # every real id selects exactly its own
+    assert all(len(reporting.select_notebooks(reporting.study_notebooks(), [i])) == 1 for i in names)
+
+
 def test_machine_names_cores_cpu_and_commit():
     m = reporting.machine()
     assert m["cores"] >= 1 and m["cpu"] and isinstance(m["load_1min"], float) and len(m["commit"]) >= 7

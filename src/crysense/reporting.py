@@ -24,6 +24,20 @@ def study_notebooks() -> list[Path]:
     return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]*_*.ipynb"))   # 02b slots in before 03
 
 
+def select_notebooks(notebooks: list[Path], only: list[str] | None) -> list[Path]:
+    """The notebooks named in ``only`` by their id (``02`` is ``02_yamnet``, never ``02b_pretraining``) or full stem.
+
+    An id that names no notebook is an error that lists the ids there are: a typo must not run nothing, or more.
+    """
+    if not only:
+        return list(notebooks)
+    ids = {nb.stem.split("_", 1)[0]: nb for nb in notebooks}
+    unknown = [o for o in only if o not in ids and o not in {nb.stem for nb in notebooks}]
+    if unknown:
+        raise ValueError(f"no notebook {', '.join(unknown)}; the notebooks are {', '.join(ids)}")
+    return [nb for nb in notebooks if nb.stem.split("_", 1)[0] in only or nb.stem in only]
+
+
 def machine() -> dict:
     """What a time was measured on: cores, CPU model, load when the notebook started (machines are shared), commit."""
     import platform
@@ -67,9 +81,7 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
     executed_dir = paths.reports / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
     times = []
-    for nb in study_notebooks():
-        if only and not any(nb.stem.startswith(o) for o in only):
-            continue
+    for nb in select_notebooks(study_notebooks(), only):
         out = executed_dir / nb.name
         t0, on = time.time(), machine()
         print(f"== {nb.name} (smoke={smoke})", flush=True)
