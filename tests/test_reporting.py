@@ -1,6 +1,9 @@
 """Report generation: README sections replaced between their markers only, markdown tables that keep values and
 types, the machine a time was measured on, and the results text built from a metrics report."""
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from crysense import report_text, reporting
 
@@ -25,9 +28,6 @@ def test_markdown_table_keeps_types_and_index():
 
 
 def test_notebooks_are_chosen_by_exact_id_and_an_unknown_id_is_an_error():
-    from pathlib import Path
-
-    import pytest
     nbs = [Path(f"{n}.ipynb") for n in ("01_data", "02_yamnet", "02b_pretraining", "05_evaluation", "05b_generalization")]
     assert reporting.select_notebooks(nbs, None) == nbs
     assert [nb.stem for nb in reporting.select_notebooks(nbs, ["02"])] == ["02_yamnet"]   # not 02b as well

@@ -31,11 +31,12 @@ def select_notebooks(notebooks: list[Path], only: list[str] | None) -> list[Path
     """
     if not only:
         return list(notebooks)
-    ids = {nb.stem.split("_", 1)[0]: nb for nb in notebooks}
-    unknown = [o for o in only if o not in ids and o not in {nb.stem for nb in notebooks}]
+    ids = [nb.stem.split("_", 1)[0] for nb in notebooks]
+    names = set(ids) | {nb.stem for nb in notebooks}
+    unknown = [o for o in only if o not in names]
     if unknown:
         raise ValueError(f"no notebook {', '.join(unknown)}; the notebooks are {', '.join(ids)}")
-    return [nb for nb in notebooks if nb.stem.split("_", 1)[0] in only or nb.stem in only]
+    return [nb for nb, nb_id in zip(notebooks, ids) if nb_id in only or nb.stem in only]
 
 
 def machine() -> dict:
