@@ -17,8 +17,12 @@ bash scripts/setup.sh
 source scripts/env.sh
 python - "$SMOKE" "${ONLY[@]}" <<'PY'
 import sys
-from crysense.reporting import run_notebooks
-smoke = sys.argv[1] == "True"
-run_notebooks(smoke=smoke, only=sys.argv[2:] or None, out_root="/tmp/crysense_smoke" if smoke else None)
+from crysense.reporting import run_notebooks, select_notebooks, study_notebooks
+smoke, only = sys.argv[1] == "True", sys.argv[2:] or None
+try:   # a mistyped id is the user's error: one line and exit 1, not a traceback
+    select_notebooks(study_notebooks(), only)
+except ValueError as e:
+    sys.exit(f"run_all.sh: {e}")
+run_notebooks(smoke=smoke, only=only, out_root="/tmp/crysense_smoke" if smoke else None)
 PY
 echo "run_all.sh finished in $(( $(date +%s) - start )) s"
