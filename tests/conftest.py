@@ -259,3 +259,13 @@ def _wait_for_bucket(client_args: dict, bucket: str, timeout_s: float) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+# the longest tests first: with ``-n 2`` (the test command) each starts on its own worker at once and the short ones
+# fill the other worker around them, instead of one long test starting last
+LONGEST_FIRST = ("test_notebook_chain_runs_in_smoke_mode", "test_real_manifest_is_reproduced_from_the_data")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.name, len(rank)))   # stable: the rest keep their order

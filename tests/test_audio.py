@@ -116,3 +116,18 @@ def test_cache_returns_identical_audio_without_decoding(tmp_path, monkeypatch):
     monkeypatch.setattr(audio, "decode", lambda *a, **k: pytest.fail("cache miss"))
     second = cache.decode(path)
     assert np.array_equal(first.samples, second.samples) and second.orig_sample_rate == 22_050
+
+
+DONATEACRY_MULTI_FRAME = ("donateacry/donateacry-android-upload-bucket/"
+                          "b9d0daab-43c8-41f1-86af-3bcdea9af63c-1429980002125-1.7-f-22-dk.3gp")
+
+
+def test_amr_packets_of_several_frames_decode_whole():
+    """This phone recording packs 6 AMR-NB frames (120 ms) into a packet; Debian's FFmpeg 5.1 decoded one frame a
+    packet and returned 1.06 s of stitched 20 ms pieces. The container says 6.76 s."""
+    from crysense.config import get_paths
+    path = get_paths().data / DONATEACRY_MULTI_FRAME
+    if not path.exists():
+        pytest.skip("shared data not found")
+    d = decode(path)
+    assert d.orig_sample_rate == 8000 and abs(d.duration_s - 6.76) < 0.05

@@ -2,16 +2,13 @@
 
 Every format goes through the same path (native decode -> float -> mono mean -> soxr resample), so that
 no class gets its own resampler: bandwidth differences must come from the recordings, not from us.
-WAV/FLAC/OGG are read by libsndfile; 3gp (AMR), caf (IMA-ADPCM), mp3, m4a ... by Debian's ffmpeg.
+WAV/FLAC/OGG are read by libsndfile; 3gp (AMR), caf (IMA-ADPCM), mp3, m4a ... by FFmpeg's libraries in-process (PyAV).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +18,7 @@ import soxr
 from .config import AUDIO, AudioParams
 
 SNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
-DECODER_VERSION = "1"   # bump to invalidate the decoded-audio cache
+DECODER_VERSION = "2"   # bump to invalidate the decoded-audio cache
 
 
 class AudioError(ValueError):
@@ -63,22 +60,41 @@ def _read_sndfile(path: Path) -> tuple[np.ndarray, int]:
     return data, sr
 
 
-def _read_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise AudioError(path, "ffmpeg is needed to decode this format but is not installed "
-                               "(apt-get install -y ffmpeg)")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "decoded.wav"
-        proc = subprocess.run(
-            [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-acodec", "pcm_f32le",
-             "-f", "wav", str(out)],
-            capture_output=True, text=True,
-        )
-        if proc.returncode != 0 or not out.exists():
-            detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-            raise AudioError(path, f"not decodable audio (ffmpeg: {detail})")
-        return _read_sndfile(out)
+_SCALE = {"s16": 2.0 ** 15, "s32": 2.0 ** 31, "flt": 1.0, "dbl": 1.0}   # u8 (offset binary) is its own case
+
+
+def _frame_samples(frame) -> np.ndarray:
+    """One decoded frame as float32 (samples, channels), converted as ffmpeg's pcm_f32le output does."""
+    arr = frame.to_ndarray()
+    fmt = frame.format.name
+    arr = arr.T if frame.format.is_planar else arr.reshape(-1, frame.layout.nb_channels)
+    base = fmt.rstrip("p")
+    if base == "u8":
+        return ((arr.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+    if base not in _SCALE:
+        raise ValueError(f"sample format {fmt}")
+    return (arr.astype(np.float32) / np.float32(_SCALE[base])).astype(np.float32)
+
+
+def _read_av(path: Path) -> tuple[np.ndarray, int]:
+    """Decode in-process with PyAV (its wheel ships FFmpeg 8): no process per file, and its AMR-NB decoder reads
+    every frame of a multi-frame packet, where Debian's FFmpeg 5.1 kept only the first (a few Donate-a-Cry
+    files came out at 1/6 of their length)."""
+    # imported here, not with the module: it costs 0.4 s, and most callers (inference, the worker) read WAV only
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise AudioError(path, "not decodable audio (no audio stream)")
+            stream = container.streams.audio[0]
+            chunks = [_frame_samples(f) for f in container.decode(stream)]
+            sr = stream.codec_context.sample_rate
+    except av.FFmpegError as e:
+        raise AudioError(path, f"not decodable audio (FFmpeg: {e.strerror or e})") from None
+    if not chunks:   # e.g. text that FFmpeg's probe took for a raw stream
+        raise AudioError(path, "not decodable audio (no audio frames)")
+    return np.concatenate(chunks), int(sr)
 
 
 def decode(path, params: AudioParams = AUDIO) -> Decoded:
@@ -92,12 +108,10 @@ def decode(path, params: AudioParams = AUDIO) -> Decoded:
         if path.suffix.lower() in SNDFILE_SUFFIXES:
             try:
                 data, sr = _read_sndfile(path)
-            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-                if shutil.which("ffmpeg") is None:
-                    raise AudioError(path, f"not decodable audio ({e})") from None
-                data, sr = _read_ffmpeg(path)   # e.g. a WAV holding a codec libsndfile lacks
+            except (sf.LibsndfileError, RuntimeError, ValueError):
+                data, sr = _read_av(path)   # e.g. a WAV holding a codec libsndfile lacks
         else:
-            data, sr = _read_ffmpeg(path)
+            data, sr = _read_av(path)
     except AudioError:
         raise
     except Exception as e:  # noqa: BLE001 - any decoder failure is a property of the file
