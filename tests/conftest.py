@@ -57,9 +57,10 @@ def build_tiny_models(out_dir: Path) -> Path:
     wav2vec2.save_classifier(wav2vec2.load_classifier(random_init=True, size="tiny"), out_dir / "wav2vec2_finetuned")
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], 10)
-    joblib.dump(ensemble.fit_embedding_member(rng.normal(size=(30, 1024)) + y[:, None] * 0.1, y),
-                out_dir / "yamnet_logreg.joblib")
-    val = {m: rng.dirichlet(np.ones(3), 30) for m in ("yamnet", "wav2vec2", "yamnet_logreg")}
+    for member, width in (("yamnet_logreg", 1024), ("audioset_logreg", 2 * len(yamnet.EVIDENCE_CLASSES))):
+        joblib.dump(ensemble.fit_embedding_member(rng.normal(size=(30, width)) + y[:, None] * 0.1, y),
+                    out_dir / f"{member}.joblib")
+    val = {m: rng.dirichlet(np.ones(3), 30) for m in ("yamnet", "wav2vec2", "yamnet_logreg", "audioset_logreg")}
     ens, _ = ensemble.Ensemble.fit(val, y, np.arange(30))
     ens.save(out_dir / "ensemble.joblib")
     return out_dir

@@ -22,12 +22,12 @@ def test_classify_array_of_any_length(classifier):
         assert abs(sum(r["probabilities"].values()) - 1) < 1e-4
         assert r["windows"][-1]["end_s"] == pytest.approx(seconds, abs=0.01)
         for w in r["windows"]:
-            assert set(w["members"]) == {"yamnet", "wav2vec2", "yamnet_logreg"}
+            assert set(w["members"]) == {"yamnet", "wav2vec2", "yamnet_logreg", "audioset_logreg"}
     p = np.mean([[w["probabilities"][c] for c in LABELS] for w in r["windows"]], axis=0)
     assert np.allclose(p, [r["probabilities"][c] for c in LABELS], atol=1e-5)
 
 
-def test_one_trunk_pass_serves_both_yamnet_members_with_unchanged_outputs(classifier, tiny_models):
+def test_one_trunk_pass_serves_every_yamnet_member_with_unchanged_outputs(classifier, tiny_models):
     import joblib
 
     from crysense import yamnet
@@ -37,10 +37,16 @@ def test_one_trunk_pass_serves_both_yamnet_members_with_unchanged_outputs(classi
     assert isinstance(inputs, WindowInput) and inputs.samples is x   # the shared path was taken
     saved = yamnet.SavedYamnetClassifier(tiny_models / "yamnet_finetuned.h5")
     frozen = yamnet.Yamnet(top_blocks=saved.top_blocks)
-    logreg = joblib.load(tiny_models / "yamnet_logreg.joblib")
+    logreg, evidence = (joblib.load(tiny_models / f"{m}.joblib") for m in ("yamnet_logreg", "audioset_logreg"))
     np.testing.assert_allclose(classifier.members["yamnet"](inputs), saved.predict_proba(x), atol=1e-5)
+    emb, scores = frozen.frames(x)
     np.testing.assert_allclose(classifier.members["yamnet_logreg"](inputs),
-                               logreg.predict_proba(frozen.frames(x)[0].mean(0, keepdims=True))[0], atol=1e-5)
+                               logreg.predict_proba(emb.mean(0, keepdims=True))[0], atol=1e-5)
+    # the AudioSet member reads the clip's mean and loudest patch of the cry and scream classes, as in training
+    trained_on = yamnet.clip_evidence(frozen, {"orig": {"clip": frozen.trunk_activations(x)}})["orig"]["clip"]
+    np.testing.assert_allclose(yamnet.patch_evidence(scores, frozen.class_names), trained_on, atol=1e-4)
+    np.testing.assert_allclose(classifier.members["audioset_logreg"](inputs),
+                               evidence.predict_proba(trained_on[None])[0], atol=1e-4)
     # another trunk (other weights, or another split) is never shared
     assert saved.shares_trunk_with(frozen) and not saved.shares_trunk_with(yamnet.Yamnet(top_blocks=saved.top_blocks + 1))
     frozen.trunk.set_weights([w + 1e-3 for w in frozen.trunk.get_weights()])

@@ -4,7 +4,7 @@ system and recipe, and a model that learned the label (not the corpus) is recogn
 import numpy as np
 import pandas as pd
 
-from crysense import loso, recipe, trainset
+from crysense import loso, loso_tables, recipe, trainset
 from crysense.config import LABELS
 
 
@@ -68,19 +68,25 @@ def test_a_label_model_generalizes_and_the_tables_say_so():
     held = rec[(rec["held_out"] != loso.GROUPED) & (rec["system"] == "logreg")]
     assert held["recall"].min() > 0.7, held
     assert set(run.predictions["system"]) == {"logreg", "ens"}
-    table = loso.before_after_table(run.predictions, {"logreg": "LogReg", "ens": "ensemble"}, recipe.LADDER[1].name,
-                                    recipe.FINAL.name)
-    assert len(table) == len(loso.recall_table(run.predictions.query("held_out != @loso.GROUPED and system == 'logreg' "
-                                                                     "and recipe == @recipe.FINAL.name")))
+    table = loso_tables.before_after_table(run.predictions, {"logreg": "LogReg", "ens": "ensemble"},
+                                           recipe.LADDER[1].name, recipe.FINAL.name)
+    assert len(table) == len(loso_tables.recall_table(run.predictions.query(
+        "held_out != @loso.GROUPED and system == 'logreg' and recipe == @recipe.FINAL.name")))
     assert all("→" in v for v in table["LogReg"])
-    ladder = loso.ladder_table(run.predictions, [r.name for r in recipe.LADDER], {"logreg": "LogReg"})
+    ladder = loso_tables.ladder_table(run.predictions, [r.name for r in recipe.LADDER], {"logreg": "LogReg"})
     assert list(ladder.index.get_level_values("recipe")) == [recipe.LADDER[1].name, recipe.FINAL.name]
     assert np.isfinite(ladder.loc[("LogReg", recipe.LADDER[1].name), "grouped test macro-F1"])
-    goals = loso.goals(run.predictions, "logreg", recipe.FINAL.name)
+    goals = loso_tables.goals(run.predictions, "logreg", recipe.FINAL.name)
     assert set(goals["label"]) == set(LABELS) and goals["met"].dtype == bool
     f1 = run.macro_f1
     assert set(f1["held_out"]) >= {"cries_b", "screams"} and f1["macro_f1"].between(0, 1).all()
-    fig = loso.plot_loso(run.predictions, {"logreg": "LogReg"}, [r.name for r in recipe.LADDER])
+    misses = lambda target: loso_tables.misses_by_kind(run.predictions, df, "logreg", recipe.FINAL.name,
+                                                       targets={lab: target for lab in LABELS})
+    every_kind = misses(1.01)   # every kind falls short of a recall above 1
+    assert len(every_kind) == len(df[["source", "label", "subcategory"]].drop_duplicates())
+    assert (every_kind["groups"] <= every_kind["clips"]).all() and every_kind["recall"].between(0, 1).all()
+    assert misses(0.0).empty
+    fig = loso_tables.plot_loso(run.predictions, {"logreg": "LogReg"}, [r.name for r in recipe.LADDER])
     assert len(fig.axes) == 1
 
 

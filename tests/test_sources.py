@@ -2,6 +2,7 @@ from collections import Counter
 
 import pytest
 
+from crysense.donateacry import NOT_CURATED, curated_stems, exclusion
 from crysense.sources import SOURCES, _strip_take, iter_files, parse_donateacry, resolve
 
 needs_data = pytest.mark.skipif(not all(s.available() for s in SOURCES.values()),
@@ -73,3 +74,21 @@ def test_new_sources_follow_sources_md():
     # one Freesound uploader in both scream collections is one group
     reitanna = {f.source for f in files if f.group == "freesound_user:reitanna"}
     assert reitanna == {"scream_modern_noise", "scream_rohanmathur17"}
+
+
+def test_donateacry_curation_rule():
+    curated = frozenset({"a-hu", "b-dk"})
+    assert exclusion("a-hu", "hu", curated) == "" and exclusion("b-dk", "dk", curated) == ""
+    assert exclusion("c-hu", "hu", None) == ""   # no curated list: every upload counts
+    assert exclusion("c-hu", "hu", curated).endswith("removed there as a non-cry by listening")
+    assert "tag 'lo' removed there unheard" in exclusion("d-lo", "lo", curated)
+    assert all(exclusion("x", tag, curated).startswith(NOT_CURATED) for tag in ("hu", "sc"))
+
+
+@needs_data
+def test_only_uploads_upstream_kept_are_crying():
+    files = list(iter_files(["donateacry"]))
+    kept = {f.path.stem for f in files if not f.exclude_reason}
+    assert kept == set(curated_stems(SOURCES["donateacry"].root)) and len(kept) == 457
+    left = Counter(f.exclude_reason.split(": ")[1][:12] for f in files if f.exclude_reason)
+    assert left == {"removed ther": 439, "tag 'dk' rem": 194, "tag 'lo' rem": 23, "tag 'sc' rem": 15}

@@ -32,6 +32,10 @@ SPLITS = ("train", "val", "test")
 # Sources the study started with; the ablation's first rung trains on these alone
 ORIGINAL_SOURCES = ("donateacry", "giulbia_baby_cry", "scream_rohanmathur17", "esc50_subset", "gtzan_music_speech",
                     "fsdd")
+# Donate-a-Cry uploads count as `crying` only if upstream's curators kept them (its cleaned_subset.txt): of the
+# uploads they dropped, most hold no cry the AudioSet network can hear (notebook 02's label audit measures it).
+# False: every upload with a valid name, as the study did before.
+DONATEACRY_CURATED_ONLY = True
 # `normal` sub-categories a cry/scream detector confuses most: human (and infant) vocal sounds that are not
 # crying or screaming. Training can weight them up ("hard negatives").
 HARD_NEGATIVE_SUBCATEGORIES = (

@@ -231,8 +231,9 @@ def plot_views(rows: pd.DataFrame, clips, views: int):
 # --- tables of the manifest ----------------------------------------------------------------------------
 
 def reason_kind(reason: str) -> str:
-    """'near-silent (-61.2 dBFS < -50 dBFS)' -> 'near-silent'; 'duplicate of x (...)' -> 'duplicate'."""
-    return re.split(r" \(| of | even ", reason, maxsplit=1)[0]
+    """'near-silent (-61.2 dBFS < -50 dBFS)' -> 'near-silent'; 'duplicate of x (...)' -> 'duplicate'; 'not in ...: why' ->
+    'not in ...'."""
+    return re.split(r" \(| of | even |: ", reason, maxsplit=1)[0]
 
 
 def quarantine_summary(q: pd.DataFrame) -> pd.DataFrame:

@@ -74,14 +74,25 @@ def majority_vote(probas: list[np.ndarray]) -> np.ndarray:
 
 def fit_embedding_member(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, c: float = 1.0,
                          seed: int = 0):
-    """The third member: logistic regression on frozen AudioSet YAMNet embeddings. Without ``sample_weight``
-    the classes are balanced; with it (a training recipe's weights, `crysense.recipe`) the weights decide."""
+    """A member on frozen features (AudioSet YAMNet embeddings or its class scores): standardised logistic
+    regression. Without ``sample_weight`` the classes are balanced; with it (a training recipe's weights,
+    `crysense.recipe`) the weights decide."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     model = make_pipeline(StandardScaler(), LogisticRegression(
         C=c, max_iter=5000, class_weight="balanced" if sample_weight is None else None, random_state=seed))
     return model.fit(X, y, logisticregression__sample_weight=sample_weight)
+
+
+def fit_frozen_member(features: dict[str, dict[str, np.ndarray]], df, labels, views: int, seed: int = 0):
+    """`fit_embedding_member` on frozen per-clip features ({version: {sha256: vector}}: YAMNet embeddings, AudioSet
+    evidence), trained on the train split by the study's recipe (`recipe.FINAL`): every version of a clip, original
+    and augmented views, is an example sharing the clip's weight."""
+    from .recipe import FINAL
+    from .trainset import run_data
+    X, y, w = run_data(df, FINAL, features, labels, views).train.flat()
+    return fit_embedding_member(np.stack(X), y, w, seed=seed)
 
 
 def proba_all_classes(model, X: np.ndarray, n_classes: int) -> np.ndarray:

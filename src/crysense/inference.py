@@ -17,6 +17,8 @@ from .config import AUDIO, LABELS, get_paths
 from .ensemble import Ensemble
 from .streaming import WindowParams, window_bounds
 
+# members trained by notebook 04 on the frozen AudioSet YAMNet's outputs (saved as models/<name>.joblib)
+FROZEN_FEATURE_MEMBERS = ("yamnet_logreg", "audioset_logreg")
 # a window as the Classifier's ``prepare`` gives it (16 kHz mono float32 samples by default) -> probabilities over LABELS
 Member = Callable[[object], np.ndarray]
 
@@ -36,10 +38,13 @@ def _named(p: np.ndarray) -> dict[str, float]:
 
 @dataclasses.dataclass
 class WindowInput:
-    """One window as the members read it: the samples, and the frozen YAMNet trunk's activations computed once
-    for the two members that start from it (the fine-tuned YAMNet and the embedding LogReg)."""
+    """One window as the members read it: the samples, and the frozen AudioSet YAMNet's outputs computed once for
+    every member that starts from them: its trunk activations (None when the fine-tuned YAMNet has its own trunk)
+    and its per-patch embeddings and AudioSet scores."""
     samples: np.ndarray
-    trunk: np.ndarray
+    trunk: np.ndarray | None
+    patch_embeddings: np.ndarray
+    patch_scores: np.ndarray
 
 
 class Classifier:
@@ -57,28 +62,38 @@ class Classifier:
 
     @classmethod
     def load(cls, models_dir=None, **kw) -> "Classifier":
-        """Every model from ``models/`` (written by notebooks 02-04), loaded once."""
+        """Every model from ``models/`` (written by notebooks 02-04) that the saved ensemble reads, loaded once."""
         import joblib
 
         from . import wav2vec2, yamnet
         d = Path(models_dir or get_paths().models)
-        need = [d / "yamnet_finetuned.h5", d / "wav2vec2_finetuned" / "config.json", d / "yamnet_logreg.joblib",
-                d / "ensemble.joblib"]
-        if missing := [str(p) for p in need if not p.exists()]:
-            raise FileNotFoundError(f"trained models missing ({', '.join(missing)}): run ./run_all.sh first")
-        yam = yamnet.SavedYamnetClassifier(d / "yamnet_finetuned.h5")
-        w2v = wav2vec2.load_finetuned(d / "wav2vec2_finetuned")
-        frozen = yamnet.load_yamnet(kw.pop("yamnet_source", None), top_blocks=yam.top_blocks)
-        logreg = joblib.load(d / "yamnet_logreg.joblib")
+        if not (d / "ensemble.joblib").exists():
+            raise FileNotFoundError(f"trained models missing ({d / 'ensemble.joblib'}): run ./run_all.sh first")
         ens = Ensemble.load(d / "ensemble.joblib")
-        embedding = lambda emb: logreg.predict_proba(emb.mean(0, keepdims=True))[0]
-        if yam.shares_trunk_with(frozen):   # one trunk pass a window serves both YAMNet members
-            return cls({"yamnet": lambda w: yam.predict_trunk(w.trunk),
-                        "wav2vec2": lambda w: wav2vec2.predict_waveform(w2v, w.samples),
-                        "yamnet_logreg": lambda w: embedding(frozen.embed_scores(w.trunk)[0])},
-                       ens, prepare=lambda x: WindowInput(x, frozen.trunk_activations(x)), **kw)
-        return cls({"yamnet": yam.predict_proba, "wav2vec2": lambda x: wav2vec2.predict_waveform(w2v, x),
-                    "yamnet_logreg": lambda x: embedding(frozen.frames(x)[0])}, ens, **kw)
+        files = {"yamnet": d / "yamnet_finetuned.h5", "wav2vec2": d / "wav2vec2_finetuned" / "config.json",
+                 **{m: d / f"{m}.joblib" for m in FROZEN_FEATURE_MEMBERS}}
+        if missing := [str(files[m]) for m in ens.members if not files[m].exists()]:
+            raise FileNotFoundError(f"trained models missing ({', '.join(missing)}): run ./run_all.sh first")
+        yam = yamnet.SavedYamnetClassifier(files["yamnet"])
+        w2v = wav2vec2.load_finetuned(files["wav2vec2"].parent)
+        frozen = yamnet.load_yamnet(kw.pop("yamnet_source", None), top_blocks=yam.top_blocks)
+        frozen_members = {m: joblib.load(files[m]) for m in FROZEN_FEATURE_MEMBERS if m in ens.members}
+        # each member trained on the frozen network reads one clip-level view of its per-patch outputs
+        features = {"yamnet_logreg": lambda w: w.patch_embeddings.mean(0),
+                    "audioset_logreg": lambda w: yamnet.patch_evidence(w.patch_scores, frozen.class_names)}
+        members = {m: lambda w, m=m, model=model: model.predict_proba(features[m](w)[None])[0]
+                   for m, model in frozen_members.items()}
+        members["wav2vec2"] = lambda w: wav2vec2.predict_waveform(w2v, w.samples)
+        if yam.shares_trunk_with(frozen):   # one trunk pass a window serves every YAMNet member
+            members["yamnet"] = lambda w: yam.predict_trunk(w.trunk)
+
+            def prepare(x):
+                trunk = frozen.trunk_activations(x)
+                return WindowInput(x, trunk, *frozen.embed_scores(trunk))
+        else:
+            members["yamnet"] = lambda w: yam.predict_proba(w.samples)
+            prepare = lambda x: WindowInput(x, None, *frozen.frames(x))
+        return cls(members, ens, prepare=prepare, **kw)
 
     def classify_window(self, x: np.ndarray, start_s: float = 0.0) -> WindowResult:
         inputs = self.prepare(x)

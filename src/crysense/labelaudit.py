@@ -52,6 +52,29 @@ def recall_by_audibility(pred: pd.DataFrame, scores: pd.Series, label: str = "cr
     return pd.DataFrame(out).fillna({f"clips ({n})": 0 for n in ("audible cry", "no audible cry")})
 
 
+def recording_cry_scores(base, file_paths, loader, progress: bool = True) -> np.ndarray:
+    """The cry score (as ``cry_scores``) of whole recordings that are not manifest clips, e.g. quarantined ones."""
+    from tqdm import tqdm
+    cols = [base.class_names.index(c) for c in ZERO_SHOT_MAP["crying"]]
+    acts = [base.trunk_activations(loader.recording(fp)) for fp in tqdm(file_paths, desc="cry scores", disable=not progress)]
+    return base.clip_max_scores(acts)[:, cols].max(axis=1) if acts else np.zeros(0)
+
+
+def curation_table(base, scores: pd.Series, df: pd.DataFrame, quarantine: pd.DataFrame, loader,
+                   source: str = "donateacry", thresholds=CRY_AUDIT_THRESHOLDS, progress: bool = True) -> pd.DataFrame:
+    """Does a source's curation keep the cries? Per kind of upload: the ``source`` clips the study keeps (their
+    ``scores``, `cry_scores`) and each curation reason of the quarantine (near-silent, duplicate and broken files
+    aside), the recordings and the share whose cry score reaches each threshold."""
+    from .donateacry import NOT_CURATED
+    left = quarantine[(quarantine["source"] == source) & quarantine["reason"].str.startswith(NOT_CURATED)]
+    parts = {"kept (curated)": scores.reindex(df.loc[df["source"] == source, "sha256"]).to_numpy()}
+    for reason, d in left.groupby("reason", sort=True):
+        parts[f"left out: {reason.split(': ', 1)[-1]}"] = recording_cry_scores(base, list(d["file_path"]), loader, progress)
+    return pd.DataFrame([{"uploads": kind, "recordings": len(v),
+                          **{f"audible cry ≥ {t:g}": float(np.mean(v >= t)) if len(v) else np.nan for t in thresholds}}
+                         for kind, v in parts.items()]).set_index("uploads")
+
+
 def plot_cry_scores(rows: pd.DataFrame, scores: pd.Series, thresholds=CRY_AUDIT_THRESHOLDS):
     """Distribution (complementary CDF) of the cry score per (source, label): how many clips of each reach a score."""
     import matplotlib.pyplot as plt

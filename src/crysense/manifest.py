@@ -149,12 +149,13 @@ def _smoke_sample(items: list[SourceFile], run: RunParams, seed: int) -> list[So
     """A few groups per (source, label, cry reason), at most 40 files each (joined utterances need several).
 
     Reasons are strata of their own (half as many groups each) so the smoke run can exercise the
-    cry-reason notebook with several reasons.
+    cry-reason notebook with several reasons; files a source's rules leave out (e.g. uncurated Donate-a-Cry
+    uploads) are strata of their own too, so the sample holds both kinds.
     """
     rng = np.random.default_rng(seed)
     by_stratum = defaultdict(lambda: defaultdict(list))
     for it in items:
-        by_stratum[(it.source, it.label, it.reason)][it.group].append(it)
+        by_stratum[(it.source, it.label, it.reason, bool(it.exclude_reason))][it.group].append(it)
     keep = []
     for key in sorted(by_stratum):
         groups = sorted(by_stratum[key])

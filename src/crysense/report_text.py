@@ -66,9 +66,10 @@ def write_model_card(paths, df) -> Path:
     return out
 
 
-def generalization_markdown(table, ladder, sources, seconds: float, by_audibility=None) -> str:
+def generalization_markdown(table, ladder, sources, seconds: float, by_audibility=None, misses=None) -> str:
     """The README's leave-one-source-out section: held-out recall before -> after, the ablation ladder, and (if
-    given, `labelaudit.recall_by_audibility`) held-out crying recall split by the label audit."""
+    given) held-out crying recall split by the label audit (`labelaudit.recall_by_audibility`) and the kinds of sound
+    the chosen ensemble misses (`loso_tables.misses_by_kind`)."""
     audit = ""
     if by_audibility is not None and len(by_audibility):
         a = by_audibility.reset_index().drop(columns="recipe")
@@ -77,6 +78,11 @@ def generalization_markdown(table, ladder, sources, seconds: float, by_audibilit
                         for c in a.columns if c.startswith(("recall", "clips"))})
         audit = ("\n\nHeld-out crying recall on the clips in which the frozen AudioSet YAMNet hears a cry and on those in "
                  "which it hears none (the label audit of notebook 02):\n\n" + markdown_table(a, index=False))
+    if misses is not None:
+        m = misses.assign(recall=misses["recall"].map(lambda v: f"{v:.2f}"))
+        audit += ("\n\nWhere the chosen ensemble's held-out recall falls short of its goal (crying 0.90, screaming 0.80, "
+                  "normal 0.95), by kind of sound, with the groups (recordings, speakers, babies) the clips come from:\n\n"
+                  + (markdown_table(m, index=False) if len(m) else "nowhere: every kind meets its goal."))
     lad = ladder.reset_index()
     lad = lad.assign(**{c: lad[c].map(lambda v: "" if v != v else f"{v:.3f}") for c in lad.columns[2:]})
     return (markdown_table(table.reset_index().rename(columns={"source": "held-out source"}), index=False) +
@@ -90,15 +96,20 @@ def generalization_markdown(table, ladder, sources, seconds: float, by_audibilit
             "training on 2 CPU cores).")
 
 
-def cry_audit_markdown(table, bandwidth, threshold: float) -> str:
+def cry_audit_markdown(table, bandwidth, threshold: float, curation=None) -> str:
     """The README's label audit (notebook 02): per source and label, the share of clips in which the frozen AudioSet
-    YAMNet hears a cry, and the same on held-out clips as recorded and band-limited to 4 kHz."""
-    fmt = lambda t: t.assign(**{c: t[c].map(lambda v: f"{v:.2f}") for c in t.columns if c != "clips"})
+    YAMNet hears a cry, the same on held-out clips as recorded and band-limited to 4 kHz, and (if given,
+    `labelaudit.curation_table`) Donate-a-Cry's uploads kept and left out by upstream's curation."""
+    fmt = lambda t: t.assign(**{c: t[c].map(lambda v: f"{v:.2f}") for c in t.columns if c not in ("clips", "recordings")})
+    curated = "" if curation is None else (
+        "\n\nDonate-a-Cry uploads kept and left out by upstream's curation (`crysense.donateacry`: its curators "
+        "listened to the uploads of five reasons and removed the non-cries, and removed three reasons by tag, unheard); "
+        "the study labels only the kept ones crying:\n\n" + markdown_table(fmt(curation).reset_index(), index=False))
     return (markdown_table(fmt(table).reset_index(), index=False) +
             "\n\nShare of each source's clips in which the frozen AudioSet YAMNet (trained on none of our sources) "
             "scores a cry class (*Baby cry, infant cry*, *Crying, sobbing*, *Whimper*) at or above the threshold in at "
             "least one 0.96 s patch. Validation and test clips as recorded and band-limited to 4 kHz (does the phone "
-            "band hide cries from it?):\n\n" + markdown_table(fmt(bandwidth).reset_index(), index=False) +
+            "band hide cries from it?):\n\n" + markdown_table(fmt(bandwidth).reset_index(), index=False) + curated +
             f"\n\nA diagnostic, not ground truth (`crysense.labelaudit`; the share in `normal` sources is how often "
             f"it hears a cry where none was labelled). Notebook 05b splits held-out crying recall by it (threshold "
             f"{threshold:g}). Written by `notebooks/02_yamnet.ipynb`.")
@@ -186,10 +197,11 @@ def model_card(metrics: dict, df, generalization: dict | None = None, monitor: d
 
 ## What it is
 An ensemble ({metrics['chosen']}, chosen on validation) of a fine-tuned YAMNet (AudioSet-pretrained MobileNetV1 on
-log-mel patches), a fine-tuned Wav2Vec2 and a logistic regression on frozen YAMNet embeddings, with per-member
-temperature calibration. It labels 5-15 s windows of 16 kHz mono audio as
-**crying** (an infant cry), **screaming**, or **normal** (speech, music, household and street sound) and averages the
-windows of a longer recording. Load it with `crysense.inference.Classifier.load()` or `python -m crysense classify`.
+log-mel patches), a fine-tuned Wav2Vec2, a logistic regression on frozen YAMNet embeddings and one on the frozen
+network's AudioSet cry and scream scores, with per-member temperature calibration. It labels 5-15 s windows of 16 kHz
+mono audio as **crying** (an infant cry), **screaming**, or **normal** (speech, music, household and street sound)
+and averages the windows of a longer recording. Load it with `crysense.inference.Classifier.load()` or
+`python -m crysense classify`.
 
 ## Intended use
 Research on infant-cry detection and a monitoring aid that draws a carer's attention. **Not** a medical device, not a
@@ -229,8 +241,11 @@ All systems, baselines and curves: `reports/05_evaluation.html`, `plots/ensemble
   Training weights sources within a class (square root of their size), weights human vocal sounds up within *normal*,
   and augments every class alike (rooms, backgrounds, codecs, phone bandwidth, gain, shift).
 {_generalization_card(generalization)}
-- **Backbone**: offline, Wav2Vec2 was pretrained in-domain (train split only, AudioSet YAMNet as its teacher) on a
-  small configuration, not the hub checkpoint.
+- **Backbone**: offline, Wav2Vec2 was pretrained in-domain (train split only; plain self-supervision or AudioSet
+  YAMNet as its teacher, whichever notebook 02b's validation probe chose) on a small configuration, not the hub
+  checkpoint.
+- **Crying labels**: Donate-a-Cry, most of the crying, counts only the uploads upstream's curators kept after
+  listening; what parents upload to an app unchecked holds much that is not a cry (see the README's label audit).
 - Cry *reasons* (hungry, tired, ...) are a separate, much weaker study (notebook 06); this model does not predict them.
 """
 

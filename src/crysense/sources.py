@@ -14,7 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .config import CRY_REASONS, get_paths
+from . import donateacry
+from .config import CRY_REASONS, DONATEACRY_CURATED_ONLY, get_paths
+from .donateacry import parse_donateacry
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".3gp", ".caf", ".mp3", ".ogg", ".m4a", ".aac"}
 ESC50_NAME = re.compile(r"^(?P<fold>\d)-(?P<src>[0-9A-Za-z]+)-(?P<take>[A-Z])(?:-(?P<target>\d+))?$")
@@ -70,25 +72,15 @@ class Source:
 
 # --- label rules, one per source -------------------------------------------------------------------
 
-DONATEACRY_NAME = re.compile(
-    # the middle is loose on purpose: two iOS uploads carry a second UUID there and a doubled '.caf'
-    r"^(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})-(?P<time>[\d.]+)"
-    r"-.*-(?P<gender>[mf])-(?P<age>\d+)-(?P<reason>[a-z]{2})$")
-
-
-def parse_donateacry(name: str) -> dict | None:
-    """'<uuid>-<unix-time>-<app-version>-<gender>-<age>-<reason>.<ext>' -> its fields (None if not)."""
-    m = DONATEACRY_NAME.match(re.sub(r"(\.(3gp|caf))+$", "", name))
-    return m.groupdict() if m else None
-
-
 def _donateacry(src: Source, path: Path) -> SourceFile | None:
     meta = parse_donateacry(path.name)
     if meta is None or meta["reason"] not in CRY_REASONS:
         return src.make(path, label="crying", group=f"donateacry:{path.stem}", subcategory="infant_cry",
                         exclude_reason="file name does not follow <uuid>-<time>-<version>-<g>-<age>-<reason>")
+    curated = donateacry.curated_stems(src.root) if DONATEACRY_CURATED_ONLY else None
     return src.make(path, label="crying", group=f"donateacry:{meta['uuid'].lower()}",
-                    subcategory="infant_cry", reason=CRY_REASONS[meta["reason"]])
+                    subcategory="infant_cry", reason=CRY_REASONS[meta["reason"]],
+                    exclude_reason=donateacry.exclusion(path.stem, meta["reason"], curated))
 
 
 def _esc50_group(src_file: str) -> str:

@@ -8,13 +8,17 @@ fine-tuning, the classifier, its saved form).
 from .yamnet_features import log_mel_patches, pad_waveform
 from .yamnet_finetune import FinetuneConfig, SavedYamnetClassifier, YamnetClassifier, finetune, seed_spread
 from .yamnet_model import (
+    EVIDENCE_CLASSES,
     HubYamnet,
     Yamnet,
     build_top,
     build_trunk,
     clip_embeddings,
+    clip_evidence,
     embeddings_of,
+    evidence_features,
     load_yamnet,
+    patch_evidence,
     read_class_names,
     sanity_check,
     sanity_inputs,
@@ -24,8 +28,8 @@ from .yamnet_model import (
 )
 from .yamnet_params import EMBEDDING_SIZE, LOCAL_WEIGHTS_DIR, PARAMS, TFHUB_HANDLE, YamnetParams
 
-__all__ = ["EMBEDDING_SIZE", "LOCAL_WEIGHTS_DIR", "PARAMS", "TFHUB_HANDLE", "FinetuneConfig", "HubYamnet",
+__all__ = ["EMBEDDING_SIZE", "EVIDENCE_CLASSES", "LOCAL_WEIGHTS_DIR", "PARAMS", "TFHUB_HANDLE", "FinetuneConfig", "HubYamnet",
            "SavedYamnetClassifier", "Yamnet", "YamnetClassifier", "YamnetParams", "build_top", "build_trunk",
-           "clip_embeddings", "embeddings_of", "finetune", "load_yamnet", "log_mel_patches", "pad_waveform",
-           "read_class_names", "sanity_check", "sanity_inputs", "seed_spread", "trunk_cache", "zero_shot",
-           "zero_shot_proba"]
+           "clip_embeddings", "clip_evidence", "embeddings_of", "evidence_features", "finetune", "load_yamnet",
+           "log_mel_patches", "pad_waveform", "patch_evidence", "read_class_names", "sanity_check", "sanity_inputs",
+           "seed_spread", "trunk_cache", "zero_shot", "zero_shot_proba"]

@@ -100,6 +100,7 @@ class Yamnet:
                           tf.TensorSpec([None], tf.int32)]
         self._clip_fn = tf.function(self._clip_call, input_signature=clip_signature)
         self._clip_max_fn = tf.function(self._clip_max_call, input_signature=clip_signature)
+        self._clip_stats_fn = tf.function(self._clip_stats_call, input_signature=clip_signature)
 
     def _trunk_call(self, waveform):
         _, patches = log_mel_patches(pad_waveform(waveform, self.p), self.p)
@@ -137,6 +138,14 @@ class Yamnet:
         """Per clip, each AudioSet class's highest score over the clip's 0.96 s patches [B, 521]: a sound heard
         anywhere in the clip, however short (the mean of ``clip_outputs`` dilutes it by the clip's length)."""
         return self._per_clip(self._clip_max_fn, acts_list, batch, (self.p.num_classes,))[0]
+
+    def clip_score_stats(self, acts_list, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Per clip, each AudioSet class's (mean, highest) score over the clip's patches: ([B, 521], [B, 521])."""
+        return self._per_clip(self._clip_stats_fn, acts_list, batch, (self.p.num_classes, self.p.num_classes))
+
+    def _clip_stats_call(self, flat, seg):
+        scores = tf.sigmoid(self.top(flat, training=False)[1])
+        return tf.math.segment_mean(scores, seg), tf.math.segment_max(scores, seg)
 
     def _clip_call(self, flat, seg):
         emb, logits = self.top(flat, training=False)
@@ -195,6 +204,35 @@ def zero_shot_proba(clip_scores: np.ndarray, class_names: list[str], labels=("cr
     idx["normal"] = [i for i in range(len(class_names)) if i not in taken]
     s = np.stack([clip_scores[:, idx[lab]].max(axis=1) for lab in labels], axis=1)
     return s / np.clip(s.sum(axis=1, keepdims=True), 1e-9, None)
+
+
+# --- AudioSet evidence: the zero-shot map's classes as the features of a small classifier ----------------
+
+EVIDENCE_CLASSES = ZERO_SHOT_MAP["crying"] + ZERO_SHOT_MAP["screaming"]
+
+
+def evidence_features(mean_scores: np.ndarray, max_scores: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """[B, 2k] log-odds of the AudioSet cry and scream classes (``EVIDENCE_CLASSES``), each as the clip's mean
+    and its highest patch. Ten numbers that name what is heard, learnt from AudioSet's two million clips, so a
+    classifier on them has little room to learn our corpora's microphones and rooms."""
+    cols = [class_names.index(c) for c in EVIDENCE_CLASSES]
+    p = np.clip(np.concatenate([np.atleast_2d(mean_scores)[:, cols], np.atleast_2d(max_scores)[:, cols]], axis=1),
+                1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p)).astype(np.float32)
+
+
+def patch_evidence(patch_scores: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """``evidence_features`` of one clip from its per-patch AudioSet scores [n, 521] -> [2k]."""
+    return evidence_features(patch_scores.mean(0), patch_scores.max(0), class_names)[0]
+
+
+def clip_evidence(base: "Yamnet", inputs: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    """``evidence_features`` of every clip version in ``inputs`` ({version: {sha256: trunk activations}})."""
+    out = {}
+    for version, acts in inputs.items():
+        keys = list(acts)
+        out[version] = dict(zip(keys, evidence_features(*base.clip_score_stats([acts[k] for k in keys]), base.class_names)))
+    return out
 
 
 # --- cached trunk activations ---------------------------------------------------------------------------
