@@ -99,7 +99,6 @@ class Yamnet:
         clip_signature = [tf.TensorSpec([None, *trunk_output_shape(top_blocks, p)], tf.float32),
                           tf.TensorSpec([None], tf.int32)]
         self._clip_fn = tf.function(self._clip_call, input_signature=clip_signature)
-        self._clip_max_fn = tf.function(self._clip_max_call, input_signature=clip_signature)
         self._clip_stats_fn = tf.function(self._clip_stats_call, input_signature=clip_signature)
 
     def _trunk_call(self, waveform):
@@ -137,7 +136,7 @@ class Yamnet:
     def clip_max_scores(self, acts_list, batch: int = 64) -> np.ndarray:
         """Per clip, each AudioSet class's highest score over the clip's 0.96 s patches [B, 521]: a sound heard
         anywhere in the clip, however short (the mean of ``clip_outputs`` dilutes it by the clip's length)."""
-        return self._per_clip(self._clip_max_fn, acts_list, batch, (self.p.num_classes,))[0]
+        return self.clip_score_stats(acts_list, batch)[1]
 
     def clip_score_stats(self, acts_list, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Per clip, each AudioSet class's (mean, highest) score over the clip's patches: ([B, 521], [B, 521])."""
@@ -150,9 +149,6 @@ class Yamnet:
     def _clip_call(self, flat, seg):
         emb, logits = self.top(flat, training=False)
         return tf.math.segment_mean(emb, seg), tf.math.segment_mean(tf.sigmoid(logits), seg)
-
-    def _clip_max_call(self, flat, seg):
-        return (tf.math.segment_max(tf.sigmoid(self.top(flat, training=False)[1]), seg),)
 
 
 def read_class_names(class_map_csv) -> list[str]:
