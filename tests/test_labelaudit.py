@@ -80,3 +80,33 @@ def test_real_yamnet_max_scores_bound_the_mean_and_hear_no_cry_in_a_tone():
     assert top.shape == mean.shape == (2, 521) and np.all(top >= mean - 1e-6)
     rows = pd.DataFrame({"sha256": ["tone", "noise"], "source": "x", "label": "normal"})
     assert (labelaudit.cry_scores(base, dict(zip(rows["sha256"], acts)), rows) < CRY_AUDIT_THRESHOLDS[0]).all()
+
+
+def test_curation_table_scores_kept_clips_and_each_kind_left_out():
+    from crysense.donateacry import exclusion
+    rows, s = rows_and_scores()
+    recordings = {"app/heard.3gp": np.eye(6)[[1]] * 0.9, "app/silent.3gp": np.zeros((3, 6)), "app/tagged.3gp": np.zeros((2, 6))}
+
+    class Loader:
+        def recording(self, file_path):
+            return recordings[file_path]
+
+    class Base(FakeYamnet):
+        def trunk_activations(self, x):   # the fake's 'activations' are the per-patch scores themselves
+            return x
+
+    curated = frozenset()
+    quarantine = pd.DataFrame({"file_path": [*recordings, "app/too_quiet.3gp", "talk/x.wav"],
+                               "source": ["app", "app", "app", "app", "talk"],
+                               "reason": [exclusion("h", "hu", curated), exclusion("s", "hu", curated),
+                                          exclusion("t", "dk", curated), "near-silent (-60 dBFS < -50 dBFS)",
+                                          exclusion("x", "hu", curated)]})
+    t = labelaudit.curation_table(Base(), s, rows, quarantine, Loader(), source="app", thresholds=(0.1,), progress=False)
+    assert t.loc["kept (curated)", "recordings"] == 3 and t.loc["kept (curated)", "audible cry ≥ 0.1"] == pytest.approx(2 / 3)
+    by_listening = t.loc["left out: removed there as a non-cry by listening"]
+    assert by_listening["recordings"] == 2 and by_listening["audible cry ≥ 0.1"] == pytest.approx(0.5)
+    unheard = t.loc["left out: tag 'dk' removed there unheard (no listener checked a cry)"]
+    assert unheard["recordings"] == 1 and unheard["audible cry ≥ 0.1"] == 0
+    assert len(t) == 3   # the near-silent file and the other source's row are not curation kinds of this source
+    audit = labelaudit.audibility_table(rows, {"all clips": s}, (0.1,))
+    assert "| kept (curated) | 3 | 0.67 |" in report_text.cry_audit_markdown(audit, audit, 0.1, curation=t)
