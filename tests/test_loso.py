@@ -105,3 +105,33 @@ def test_a_fold_that_changes_no_training_data_reuses_the_model():
     run = loso.run(df, {"m": counting}, {"m": [old_only]}, grouped=(old_only.name,), progress=False)
     assert None in trained and "new_talk" not in trained      # holding out a source it never trains on: same model
     assert set(run.predictions["held_out"]) == set(loso.held_out_sources(df)) | {loso.GROUPED}
+
+
+def test_a_cut_off_run_resumes_from_its_stored_folds_and_nothing_else(tmp_path):
+    df, inputs = corpus(1)
+    logreg = loso.embedding_member(inputs, df, list(LABELS), 0, None)
+    trained = []
+
+    def member(rcp, held):
+        trained.append((rcp.name, held))
+        return logreg(rcp, held)
+
+    plan = {"logreg": [recipe.LADDER[1], recipe.FINAL]}
+    combiners = {"ens": (["logreg"], loso.fold_combiner("average (all members)", ["logreg"]))}
+    go = lambda settings: loso.run(df, {"logreg": member}, plan, grouped=(recipe.LADDER[1].name,), combiners=combiners,
+                                   progress=False, store=loso.FoldStore(tmp_path, settings))
+    first = go({"seed": 0})
+    jobs = len(first.predictions.groupby(["system", "recipe", "held_out"])) // 2      # logreg and ens rows
+    trained_first = len(trained)
+    assert first.resumed == 0 and trained_first > 0
+    folds = sorted(tmp_path.glob("*.npz"))
+    assert len(folds) == jobs
+    for f in folds[::2]:                  # a run cut off: half the folds never finished
+        f.unlink()
+    again = go({"seed": 0})
+    assert again.resumed == jobs - len(folds[::2]) and 0 < len(trained) - trained_first < trained_first
+    pd.testing.assert_frame_equal(first.predictions, again.predictions)
+    assert again.seconds.keys() == first.seconds.keys()
+    n = len(trained)
+    other = go({"seed": 1})               # other settings: nothing is read back
+    assert other.resumed == 0 and len(trained) - n == trained_first

@@ -10,6 +10,9 @@ over the labels a source holds where it holds several, are the study's generaliz
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -46,11 +49,55 @@ def predictions_frame(rows: pd.DataFrame, proba: np.ndarray, **keys) -> pd.DataF
     return out
 
 
+class FoldStore:
+    """Finished folds on disk, so that a run cut off after hours resumes where it stopped instead of starting
+    again. A fold is found only under the same key: the package's source code, the run's ``settings`` (each
+    member's configuration and the weights it starts from), the member, the recipe, the held-out source and
+    the sha256 of every training, validation and test clip. Any change to one of them trains the fold again."""
+
+    FIELDS = ("val", "val_y", "test", "label_trained", "seconds")
+
+    def __init__(self, directory, settings: dict):
+        self.dir = Path(directory)
+        code = hashlib.sha256()
+        for f in sorted(Path(__file__).parent.glob("*.py")):
+            code.update(f.name.encode() + f.read_bytes())
+        self.base = code.hexdigest() + json.dumps(settings, sort_keys=True, default=str)
+
+    def key(self, member: str, rcp: Recipe, held: str | None, *sha_lists) -> str:
+        h = hashlib.sha256((self.base + json.dumps([member, dataclasses.asdict(rcp), held], default=str)).encode())
+        for shas in sha_lists:
+            h.update("\n".join(shas).encode() + b"|")
+        return h.hexdigest()[:32]
+
+    def get(self, key: str) -> dict | None:
+        f = self.dir / f"{key}.npz"
+        if not f.exists():
+            return None
+        with np.load(f) as z:
+            return {k: z[k] for k in self.FIELDS}
+
+    def put(self, key: str, fold: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f"{key}.tmp.npz"
+        np.savez(tmp, **{k: np.asarray(fold[k]) for k in self.FIELDS})
+        tmp.replace(self.dir / f"{key}.npz")     # a run killed while writing leaves no half fold
+
+
+def fold_store(cache_dir, yamnet_base, speech_model, **settings) -> FoldStore:
+    """The study's FoldStore (``cache_dir/loso_folds``), keyed also by the weights the members start from: the
+    AudioSet YAMNet's and the whole speech backbone's (a re-run pretraining is another backbone)."""
+    from .speech_transformer import backbone_tag
+    return FoldStore(Path(cache_dir) / "loso_folds", {**settings, "yamnet_weights": yamnet_base.weights_id,
+                                                      "speech_weights": backbone_tag(speech_model, 0)})
+
+
 @dataclasses.dataclass
 class LosoRun:
     """Everything a LOSO run produced, kept together for the report."""
     predictions: pd.DataFrame          # one row per (system, recipe, held_out, clip)
     seconds: dict                      # (system, recipe) -> training + prediction time over all folds
+    resumed: int = 0                   # folds read from the FoldStore (trained by an earlier, cut-off run)
 
     @property
     def recalls(self) -> pd.DataFrame:
@@ -62,12 +109,15 @@ class LosoRun:
 
 
 def run(df: pd.DataFrame, members: dict[str, Member], plan: dict[str, list[Recipe]], sources=None,
-        combiners: dict | None = None, grouped: tuple = (), progress: bool = True) -> LosoRun:
+        combiners: dict | None = None, grouped: tuple = (), progress: bool = True,
+        store: FoldStore | None = None) -> LosoRun:
     """Train every member of ``plan`` ({member: [recipes]}) once per held-out source and test it there.
 
     ``grouped``: names of recipes also trained on every source and tested on the grouped test split (the
     ablation's in-corpus figure). ``combiners``: {name: ([member names], fn(val probabilities, val labels, test
     probabilities) -> test probabilities)}, applied per recipe and fold where every named member ran.
+    ``store``: finished folds are saved there and read back by a later run with the same key (resuming).
+    ``seconds`` counts a resumed fold's time as measured when it was trained.
     """
     import time
 
@@ -75,22 +125,28 @@ def run(df: pd.DataFrame, members: dict[str, Member], plan: dict[str, list[Recip
     sources = list(sources or held_out_sources(df))
     jobs = [(m, r, s) for m, recipes in plan.items() for r in recipes
             for s in ([None] if r.name in grouped else []) + sources]
-    out, seconds, fold_outputs, trained = [], {}, {}, {}
+    out, seconds, fold_outputs, trained, resumed = [], {}, {}, {}, 0
     for member, recipe, held in tqdm(jobs, desc="leave-one-source-out", disable=not progress):
         t0 = time.time()
         # a source the recipe never trains on (and that shares no group with one it does) leaves the training
         # data as it is: the model trained for the grouped test, or for an earlier such fold, serves it too
-        train = select(df, recipe, "train", held)
-        key = (member, recipe.name, tuple(train["sha256"]), tuple(select(df, recipe, "val", held)["sha256"]),
+        train, val = select(df, recipe, "train", held), select(df, recipe, "val", held)
+        key = (member, recipe.name, tuple(train["sha256"]), tuple(val["sha256"]),
                held if recipe.augment else "")   # which views a fold may use depends on the held-out source
-        if key not in trained:
-            trained[key] = members[member](recipe, held)
         rows = _rows_to_test(df, held)
-        # a label the fold never trained on (the only scream source held out) cannot be recognised: marked, and
-        # left out of the recall tables rather than counted as a failure of generalization
-        res = {**trained[key], "test": trained[key]["predict"](rows),
-               "label_trained": rows["label"].isin(set(train["label"])).to_numpy()}
-        seconds[f"{member} | {recipe.name}"] = seconds.get(f"{member} | {recipe.name}", 0.0) + time.time() - t0
+        stored_as = store.key(member, recipe, held, train["sha256"], val["sha256"], rows["sha256"]) if store else ""
+        res = store.get(stored_as) if store else None
+        resumed += res is not None
+        if res is None:
+            if key not in trained:
+                trained[key] = members[member](recipe, held)
+            # a label the fold never trained on (the only scream source held out) cannot be recognised: marked,
+            # and left out of the recall tables rather than counted as a failure of generalization
+            res = {**trained[key], "test": trained[key]["predict"](rows),
+                   "label_trained": rows["label"].isin(set(train["label"])).to_numpy(), "seconds": time.time() - t0}
+            if store:
+                store.put(stored_as, res)
+        seconds[f"{member} | {recipe.name}"] = seconds.get(f"{member} | {recipe.name}", 0.0) + float(res["seconds"])
         fold_outputs[(member, recipe.name, held)] = res
         out.append(predictions_frame(rows, res["test"], system=member, recipe=recipe.name, held_out=held or GROUPED,
                                      label_trained=res["label_trained"]))
@@ -103,7 +159,7 @@ def run(df: pd.DataFrame, members: dict[str, Member], plan: dict[str, list[Recip
                 proba = combine([p["val"] for p in parts], first["val_y"], [p["test"] for p in parts])
                 out.append(predictions_frame(_rows_to_test(df, held), proba, system=name, recipe=recipe_name,
                                              held_out=held or GROUPED, label_trained=first["label_trained"]))
-    return LosoRun(pd.concat(out, ignore_index=True), seconds)
+    return LosoRun(pd.concat(out, ignore_index=True), seconds, resumed)
 
 
 def fold_combiner(name: str, members: list[str]):

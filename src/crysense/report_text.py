@@ -66,10 +66,12 @@ def write_model_card(paths, df) -> Path:
     return out
 
 
-def generalization_markdown(table, ladder, sources, seconds: float, by_audibility=None, misses=None) -> str:
+def generalization_markdown(table, ladder, sources, seconds: float, by_audibility=None, misses=None,
+                            resumed: int = 0) -> str:
     """The README's leave-one-source-out section: held-out recall before -> after, the ablation ladder, and (if
     given) held-out crying recall split by the label audit (`labelaudit.recall_by_audibility`) and the kinds of sound
-    the chosen ensemble misses (`loso_tables.misses_by_kind`)."""
+    the chosen ensemble misses (`loso_tables.misses_by_kind`). ``seconds``: training time summed over the folds;
+    ``resumed``: how many of them an earlier, cut-off run of the same code and settings trained (`loso.FoldStore`)."""
     audit = ""
     if by_audibility is not None and len(by_audibility):
         a = by_audibility.reset_index().drop(columns="recipe")
@@ -93,7 +95,8 @@ def generalization_markdown(table, ladder, sources, seconds: float, by_audibilit
             "The ablation, one change at a time (lowest held-out recall over the sources holding each label; "
             "macro-F1 on the grouped test split):\n\n" + markdown_table(lad, index=False) + audit +
             f"\n\nWritten by `notebooks/05b_generalization.ipynb` ({seconds / 60:.0f} min of leave-one-source-out "
-            "training on 2 CPU cores).")
+            "training on 2 CPU cores" + (f"; {resumed} folds trained by an earlier, cut-off run of the same code and "
+                                         "settings, read back" if resumed else "") + ").")
 
 
 def cry_audit_markdown(table, bandwidth, threshold: float, curation=None) -> str:
