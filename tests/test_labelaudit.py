@@ -55,14 +55,12 @@ def test_recall_split_by_audibility():
     t = labelaudit.recall_by_audibility(pred, s, threshold=0.1).loc[("m", "r", "app")]
     assert t["recall (audible cry)"] == pytest.approx(0.5) and t["clips (audible cry)"] == 2   # a right, d wrong
     assert t["recall (no audible cry)"] == 0 and t["clips (no audible cry)"] == 1              # b wrong
-    text = report_text.generalization_markdown(
-        pd.DataFrame({"clips": [3]}, index=pd.MultiIndex.from_tuples([("app", "crying")], names=["source", "label"])),
-        pd.DataFrame({"system": ["m"], "recipe": ["r"], "min LOSO recall crying": [0.5]}).set_index(["system", "recipe"]),
-        ["app", "talk"], 60.0, labelaudit.recall_by_audibility(pred, s, threshold=0.1))
-    assert "| m | app | 0.50 | 2 | 0.00 | 1 |" in text
-    assert "(1 min of leave-one-source-out training on 2 CPU cores)" in text and "read back" not in text
     tables = (pd.DataFrame({"clips": [3]}, index=pd.MultiIndex.from_tuples([("app", "crying")], names=["source", "label"])),
               pd.DataFrame({"system": ["m"], "recipe": ["r"], "min LOSO recall crying": [0.5]}).set_index(["system", "recipe"]))
+    text = report_text.generalization_markdown(*tables, ["app", "talk"], 60.0,
+                                               labelaudit.recall_by_audibility(pred, s, threshold=0.1))
+    assert "| m | app | 0.50 | 2 | 0.00 | 1 |" in text
+    assert "(1 min of leave-one-source-out training on 2 CPU cores)" in text and "read back" not in text
     assert "; 4 folds trained by an earlier, cut-off run" in report_text.generalization_markdown(*tables, ["app"], 60.0,
                                                                                                resumed=4)
 

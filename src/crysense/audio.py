@@ -50,6 +50,15 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
+def save_atomic(path: Path, write) -> None:
+    """``write(tmp)`` (e.g. ``np.save``/``np.savez``) into a file of this process, then rename it to ``path``: a run
+    killed while writing, or another process writing the same entry, never leaves a half-written cache entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
 def samples_sha256(samples: np.ndarray) -> str:
     """Content hash of decoded audio: the same sound in two encodings of equal samples matches."""
     return hashlib.sha256(np.ascontiguousarray(samples, dtype=np.float32).tobytes()).hexdigest()
@@ -196,11 +205,8 @@ class AudioCache:
                 return Decoded(z["samples"], self.params.sample_rate, int(z["orig_sr"]),
                                int(z["channels"]))
         decoded = decode(path, self.params)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, samples=decoded.samples, orig_sr=decoded.orig_sample_rate,
-                 channels=decoded.channels)
-        os.replace(tmp, entry)   # atomic: a killed run never leaves a half-written entry
+        save_atomic(entry, lambda tmp: np.savez(tmp, samples=decoded.samples, orig_sr=decoded.orig_sample_rate,
+                                                channels=decoded.channels))
         return decoded
 
 

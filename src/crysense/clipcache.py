@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -21,15 +20,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .audio import band_limit
+from .audio import band_limit, save_atomic
 from .augment import AugmentParams, ViewMaker, ViewRecipe
 
 
 def _save(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)   # atomic: a killed run never leaves a half-written entry
+    save_atomic(path, lambda tmp: np.save(tmp, array))
 
 
 class ClipVersions:

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .audio import save_atomic
 from .config import LABELS
 from .loso_tables import GROUPED, macro_f1_table, recall_table
 from .recipe import Recipe, select
@@ -78,10 +79,7 @@ class FoldStore:
             return {k: z[k] for k in self.FIELDS}
 
     def put(self, key: str, fold: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f"{key}.tmp.npz"
-        np.savez(tmp, **{k: np.asarray(fold[k]) for k in self.FIELDS})
-        tmp.replace(self.dir / f"{key}.npz")     # a run killed while writing leaves no half fold
+        save_atomic(self.dir / f"{key}.npz", lambda tmp: np.savez(tmp, **{k: np.asarray(fold[k]) for k in self.FIELDS}))
 
 
 def fold_store(cache_dir, yamnet_base, speech_model, **settings) -> FoldStore:
