@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crysense.config import get_paths
-from crysense.inference import Classifier
+from crysense.inference import Classifier, limit_kernel_threads
 from crysense.manifest import ClipLoader, load_manifest
 from temporal_workflow import benchmark, devserver
 from temporal_workflow.storage import AudioStore, ResultStore
@@ -28,6 +28,7 @@ async def run(args) -> dict:
     loader = ClipLoader(paths.cache)
     test = df[df.split == "test"].sample(args.chunks, random_state=0)
     chunks = [loader.load_row(r) for _, r in test.iterrows()]
+    limit_kernel_threads(1)   # as the worker runs them: one window per core, each model's kernels on one thread
     classifier = Classifier.load(args.models)
     with tempfile.TemporaryDirectory() as tmp, devserver.dev_server(Path(tmp) / "t.sqlite", ui=False) as server:
         client = await devserver.connect(server.address)

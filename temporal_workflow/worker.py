@@ -38,8 +38,9 @@ async def sweep_forever(store: AudioStore, hours: float, every_s: float = 600.0)
 
 
 async def serve(address: str, models: str | None, task_queue: str, threads: int, keep_audio_hours: float | None,
-                audio_store: str | None = None, results_db: str | None = None) -> None:
-    from crysense.inference import Classifier
+                audio_store: str | None = None, results_db: str | None = None, kernel_threads: int = 1) -> None:
+    from crysense.inference import Classifier, limit_kernel_threads
+    limit_kernel_threads(kernel_threads)   # before the models first run
     classifier = Classifier.load(models)   # once per worker process
     client = await Client.connect(address)
     store = open_audio_store(audio_store)
@@ -60,7 +61,9 @@ def main(argv=None) -> None:
     ap.add_argument("--address", default=DEFAULT_ADDRESS)
     ap.add_argument("--models", default=os.environ.get("CRYSENSE_MODELS"))
     ap.add_argument("--task-queue", default=TASK_QUEUE)
-    ap.add_argument("--threads", type=int, default=2, help="activity threads (2 cores: 2)")
+    ap.add_argument("--threads", type=int, default=2, help="activity threads: windows classified at once (2 cores: 2)")
+    ap.add_argument("--kernel-threads", type=int, default=1,
+                    help="threads of each model's kernels (threads x kernel threads = cores; default 1)")
     ap.add_argument("--keep-audio-hours", type=float, default=None,
                     help="retention: keep chunk audio this many hours (default: delete it once its result is stored)")
     ap.add_argument("--audio-store", help="a folder or s3://bucket/prefix, shared with the clients (default: "
@@ -70,7 +73,7 @@ def main(argv=None) -> None:
                     "runtime/results.sqlite)")
     args = ap.parse_args(argv)
     asyncio.run(serve(args.address, args.models, args.task_queue, args.threads, args.keep_audio_hours,
-                      args.audio_store, args.results_db))
+                      args.audio_store, args.results_db, args.kernel_threads))
 
 
 if __name__ == "__main__":

@@ -113,3 +113,24 @@ def test_cli_stream_applies_the_file_checks_to_its_windows(classifier, capsys):
     assert "is a WAV file, not raw" in capsys.readouterr().err
     assert cli.stream(cli._args(["stream", "--window", "5", "--hop", "5"]), classifier, io.BytesIO(tone_pcm)) == 0
     assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["window", "label"]
+
+
+def test_kernel_threads_are_limited_before_the_models_run_and_a_late_call_says_so():
+    import subprocess
+    import sys
+    code = """
+import warnings
+import tensorflow as tf, torch
+from crysense.inference import limit_kernel_threads
+assert limit_kernel_threads(1)
+assert (torch.get_num_threads(), tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads()) == (1, 1, 1)
+tf.reduce_sum(tf.ones(3)).numpy()   # TensorFlow has run: its pools are fixed now
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    assert not limit_kernel_threads(2)
+assert torch.get_num_threads() == 2 and "already run" in str(caught[0].message)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -7,6 +7,7 @@ length in windows of 5-15 s (with hop), per window and overall.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -45,6 +46,25 @@ class WindowInput:
     trunk: np.ndarray | None
     patch_embeddings: np.ndarray
     patch_scores: np.ndarray
+
+
+def limit_kernel_threads(n: int = 1) -> bool:
+    """Run each model's numerical kernels (TensorFlow's and PyTorch's) on ``n`` threads.
+
+    A worker that classifies one window per core in parallel wants 1: left to their defaults, both libraries size
+    their pools to the machine, so two windows at once keep four or more busy threads on two cores, which slow
+    each other down. TensorFlow fixes its pools when it first runs; called after that, only PyTorch changes and
+    this warns and returns False."""
+    import tensorflow as tf
+    import torch
+    torch.set_num_threads(n)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError:
+        warnings.warn("TensorFlow has already run: its thread pools keep their size", stacklevel=2)
+        return False
+    return True
 
 
 class Classifier:
@@ -117,4 +137,4 @@ class Classifier:
         return {"file": str(path), **self.classify(d.samples)}
 
 
-__all__ = ["AudioError", "Classifier", "WindowParams"]
+__all__ = ["AudioError", "Classifier", "WindowParams", "limit_kernel_threads"]

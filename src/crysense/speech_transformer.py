@@ -170,7 +170,8 @@ def predict_states(model, states: list[np.ndarray], top_layers: int) -> np.ndarr
 def predict_waveform(model, waveform: np.ndarray) -> np.ndarray:
     """Class probabilities of one clip through the whole saved model (what users run)."""
     model.eval()
-    logits = model(torch.from_numpy(model_input(waveform))[None]).logits
+    with torch.inference_mode():   # no autograd records: inference only
+        logits = model(torch.from_numpy(model_input(waveform))[None]).logits
     return torch.softmax(logits, -1)[0].numpy()
 
 
