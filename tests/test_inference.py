@@ -120,8 +120,9 @@ def test_kernel_threads_are_limited_before_the_models_run_and_a_late_call_says_s
     import sys
     code = """
 import warnings
-import tensorflow as tf, torch
+import torch
 from crysense.inference import limit_kernel_threads
+from crysense.tf_runtime import tf
 assert limit_kernel_threads(1)
 assert (torch.get_num_threads(), tf.config.threading.get_intra_op_parallelism_threads(),
         tf.config.threading.get_inter_op_parallelism_threads()) == (1, 1, 1)

@@ -55,8 +55,9 @@ def limit_kernel_threads(n: int = 1) -> bool:
     their pools to the machine, so two windows at once keep four or more busy threads on two cores, which slow
     each other down. TensorFlow fixes its pools when it first runs; called after that, only PyTorch changes and
     this warns and returns False."""
-    import tensorflow as tf
     import torch
+
+    from .tf_runtime import tf
     torch.set_num_threads(n)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(n)
