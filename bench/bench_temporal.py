@@ -34,10 +34,10 @@ async def run(args) -> dict:
         client = await devserver.connect(server.address)
         audio, results = AudioStore(Path(tmp) / "audio"), ResultStore(str(Path(tmp) / "r.sqlite"))
         queue = f"bench-{uuid.uuid4().hex[:6]}"
-        with ThreadPoolExecutor(2) as ex:
+        with ThreadPoolExecutor(args.threads) as ex:
             # the benchmark sends the same stored chunks again and again: keep them (retention is tested elsewhere)
             timings = []   # where each chunk's activity time went
-            worker = make_worker(client, classifier, audio, results, ex, 2, task_queue=queue, delete_after_result=False,
+            worker = make_worker(client, classifier, audio, results, ex, args.threads, task_queue=queue, delete_after_result=False,
                                  timings=timings)
             task = asyncio.create_task(worker.run())
             latency = await benchmark.chunk_latency(client, classifier, chunks, audio, queue, timings)
@@ -57,6 +57,7 @@ def main(argv=None):
     ap.add_argument("--capacity", type=int, nargs="+", default=[16, 32, 64, 96],
                     help="numbers of concurrent real-time streams to try, one level after another")
     ap.add_argument("--seconds", type=float, default=45.0, help="audio each real-time stream sends per level")
+    ap.add_argument("--threads", type=int, default=2, help="the worker's activity threads (windows classified at once)")
     ap.add_argument("--models")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
