@@ -37,8 +37,8 @@ async def run(args) -> dict:
         with ThreadPoolExecutor(args.threads) as ex:
             # the benchmark sends the same stored chunks again and again: keep them (retention is tested elsewhere)
             timings = []   # where each chunk's activity time went
-            worker = make_worker(client, classifier, audio, results, ex, args.threads, task_queue=queue, delete_after_result=False,
-                                 timings=timings)
+            worker = make_worker(client, classifier, audio, results, ex, args.threads, task_queue=queue,
+                                 delete_after_result=False, timings=timings)
             task = asyncio.create_task(worker.run())
             latency = await benchmark.chunk_latency(client, classifier, chunks, audio, queue, timings)
             throughput = await benchmark.stream_throughput(client, chunks, audio, queue, args.streams, args.hop)
