@@ -46,7 +46,7 @@ def outputs():
     for name, x in inputs().items():
         emb, scores = base.frames(x)
         out[name] = {"patches": int(len(scores)), "mean_scores": scores.mean(0), "mean_embedding": emb.mean(0),
-                     "top10": [base.class_names[i] for i in np.argsort(-scores.mean(0))[:10]]}
+                     "top10": [base.class_names[i] for i in np.argsort(-scores.mean(0), kind="stable")[:10]]}
     if os.environ.get("CRYSENSE_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps({k: {**v, "mean_scores": np.round(v["mean_scores"], 7).tolist(),
                                           "mean_embedding": np.round(v["mean_embedding"], 6).tolist()}
