@@ -51,8 +51,9 @@ class NestedCVConfig:
         return cls(outer_folds=2, inner_folds=2, learning_rates=(5e-4,), epoch_grid=(1,), alpha_grid=(100.0,))
 
     def finetune_config(self, lr: float, epochs: int) -> st.FinetuneConfig:
+        # no validation split inside the nested CV to fit a probe's C on: the head starts random, as before LP-FT
         return st.FinetuneConfig(top_layers=self.top_layers, epochs=epochs, lr=lr, batch_size=self.batch_size,
-                                 crop_s=self.crop_s, seed=self.seed, patience=epochs)
+                                 crop_s=self.crop_s, seed=self.seed, patience=epochs, head_init="random", dropout=0.1)
 
 
 # --- settings --------------------------------------------------------------------------------------------------

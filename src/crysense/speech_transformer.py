@@ -125,10 +125,12 @@ class FinetuneConfig:
     top_layers: int = 1          # transformer layers fine-tuned (with projector + classifier); 1 won on validation
     epochs: int = 40
     patience: int = 5            # early stopping on validation loss; its curve is noisy: 3 stopped one run at epoch 4
-    lr: float = 3e-4
+    lr: float = 3e-5             # LP-FT: 3e-4 and 1e-4 undid the probe within an epoch (validation loss 0.54 -> 6.1, 3.4)
     weight_decay: float = 0.01
     batch_size: int = 16
     crop_s: float = 5.0          # training crop of the cached states
+    head_init: str = "probe"     # 'probe': LP-FT (`linear_head`), the head starts as a fitted probe; 'random'
+    dropout: float = 0.0         # in the trained layers: the probe head is fitted on dropout-free features
     seed: int = 0
 
     @classmethod
@@ -145,6 +147,17 @@ def trainable_parameters(model, top_layers: int) -> list[nn.Parameter]:
     for p in params:
         p.requires_grad = True
     return params
+
+
+def set_dropout(model, top_layers: int, p: float) -> None:
+    """Dropout probability of the trained layers (their ``nn.Dropout`` modules and the attention's own rate)."""
+    layers = base_of(model).encoder.layers
+    for layer in layers[len(layers) - top_layers:]:
+        for m in layer.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = p
+            elif hasattr(m, "dropout") and isinstance(m.dropout, float):
+                m.dropout = p
 
 
 def _crop_batch(states: list[np.ndarray], n: int, rng) -> torch.Tensor:
@@ -189,12 +202,19 @@ def finetune(model, train: TrainSet, val: dict | None = None, val_y: np.ndarray 
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    if val is not None:
+        val_w = class_balanced_weights(val_y, model.config.num_labels) if val_w is None else val_w
+    if cfg.head_init not in ("probe", "random"):
+        raise ValueError(f"head_init must be 'probe' or 'random', not {cfg.head_init!r}")
+    head = {"init": cfg.head_init}
+    if cfg.head_init == "probe":
+        from .linear_head import init_head_from_probe
+        head.update(init_head_from_probe(model, train, cfg.top_layers, val and val["orig"], val_y, val_w, seed=cfg.seed))
     params = trainable_parameters(model, cfg.top_layers)
+    set_dropout(model, cfg.top_layers, cfg.dropout)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_crop = int(cfg.crop_s * FRAME_RATE)
     weight = torch.tensor(train.weight, dtype=torch.float32)
-    if val is not None:
-        val_w = class_balanced_weights(val_y, model.config.num_labels) if val_w is None else val_w
 
     def run_epoch(epoch):
         model.train()
@@ -224,9 +244,13 @@ def finetune(model, train: TrainSet, val: dict | None = None, val_y: np.ndarray 
 
     history, _ = fit(run_epoch, evaluate if val is not None else None,
                      lambda: {k: v.detach().clone() for k, v in model.state_dict().items()}, model.load_state_dict,
-                     cfg.epochs, cfg.patience, desc, progress)
+                     cfg.epochs, cfg.patience, desc, progress, evaluate_first=cfg.head_init == "probe")
     model.eval()
-    return pd.DataFrame(history)
+    history = pd.DataFrame(history)
+    if "val_loss" in history:
+        head["best_epoch"] = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    model.config.crysense_head = head   # saved with the model: how its head was initialised, which epoch was kept
+    return history
 
 
 def save_classifier(model, out_dir, extra: dict | None = None) -> Path:

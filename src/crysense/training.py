@@ -12,18 +12,24 @@ import numpy as np
 
 def fit(run_epoch: Callable[[int], dict], evaluate: Callable[[], dict] | None, snapshot: Callable[[], object],
         restore: Callable[[object], None], epochs: int, patience: int, desc: str = "train", progress: bool = True,
-        min_delta: float = 1e-4, history: list | None = None, extra: dict | None = None) -> tuple[list[dict], float]:
+        min_delta: float = 1e-4, history: list | None = None, extra: dict | None = None,
+        evaluate_first: bool = False) -> tuple[list[dict], float]:
     """Run up to ``epochs`` epochs; after each, ``evaluate()`` (a dict with ``val_loss``) decides early stopping.
 
     ``run_epoch(epoch)`` trains one epoch and returns its training metrics. Without ``evaluate`` every epoch
     runs and the last weights stay. Returns (history rows, best validation loss; inf without validation).
     ``history``: a list to append to (several stages share one); ``extra``: fields added to every row.
+    ``evaluate_first``: the weights before training are a candidate too (epoch 0), e.g. a head fitted as a probe.
     """
     from tqdm import tqdm
     history = [] if history is None else history
     best_loss, best_state, bad = np.inf, None, 0
+    first = len(history)
+    if evaluate_first and evaluate is not None:
+        history.append({**(extra or {}), "epoch": first, **evaluate()})
+        best_loss, best_state = history[-1]["val_loss"], snapshot()
     for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress):
-        row = {**(extra or {}), "epoch": len(history) + 1, **run_epoch(epoch)}
+        row = {**(extra or {}), "epoch": first + epoch, **run_epoch(epoch)}
         if evaluate is not None:
             row.update(evaluate())
         history.append(row)
