@@ -115,9 +115,11 @@ def top_logits(model, states: torch.Tensor, top_layers: int) -> torch.Tensor:
 
 
 def state_cache(model, top_layers: int, cache_dir) -> ClipCache:
-    """Frozen lower-layer states of each clip version (float16), cached by clip sha256, version and backbone."""
-    return ClipCache(cache_dir, f"speech_states/{backbone_tag(model, top_layers)}",
-                     lambda x: lower_states(model, x, top_layers))
+    """Frozen lower-layer states of each clip version, cached by clip sha256, version and backbone. Float32: in
+    float16 the rounding was as large as the states' variation over a clip in a collapsed backbone (stop 27), and
+    the probe head's standardisation magnifies it (saved model vs cached-state predictions 1.4e-4 apart)."""
+    return ClipCache(cache_dir, f"speech_states/{backbone_tag(model, top_layers)}_f32",
+                     lambda x: lower_states(model, x, top_layers), dtype=np.float32)
 
 
 @dataclasses.dataclass
