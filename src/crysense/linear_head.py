@@ -19,17 +19,10 @@ from .trainset import TrainSet
 @torch.no_grad()
 def pooled_top_output(model, states: list[np.ndarray], top_layers: int) -> np.ndarray:
     """Mean over frames of the top layers' output (the projector's input) for each clip's cached states."""
-    from .speech_transformer import base_of
-    layers = base_of(model).encoder.layers
+    from .speech_transformer import top_output
     model.eval()
-    out = []
-    for s in states:
-        h = torch.from_numpy(np.asarray(s, np.float32))[None]
-        for layer in layers[len(layers) - top_layers:]:
-            h = layer(h)
-            h = h[0] if isinstance(h, tuple) else h
-        out.append(h[0].mean(0).numpy())
-    return np.stack(out)
+    return np.stack([top_output(model, torch.from_numpy(np.asarray(s, np.float32))[None], top_layers)[0].mean(0).numpy()
+                     for s in states])
 
 
 def probe_head(X: np.ndarray, y: np.ndarray, w: np.ndarray, n_classes: int, c: float = 1.0, seed: int = 0) -> dict:

@@ -104,20 +104,23 @@ def lower_states(model, waveform: np.ndarray, top_layers: int) -> np.ndarray:
     return captured["h"][0].numpy().astype(np.float32)
 
 
-def top_logits(model, states: torch.Tensor, top_layers: int) -> torch.Tensor:
-    """Top layers -> projector -> mean over frames -> classifier, as the HF forward does without a mask."""
+def top_output(model, h: torch.Tensor, top_layers: int) -> torch.Tensor:
+    """The top ``top_layers`` layers run on cached states [batch, frames, hidden]."""
     layers = base_of(model).encoder.layers
-    h = states
     for layer in layers[len(layers) - top_layers:]:
         h = layer(h)
         h = h[0] if isinstance(h, tuple) else h
-    return model.classifier(model.projector(h).mean(dim=1))
+    return h
+
+
+def top_logits(model, states: torch.Tensor, top_layers: int) -> torch.Tensor:
+    """Top layers -> projector -> mean over frames -> classifier, as the HF forward does without a mask."""
+    return model.classifier(model.projector(top_output(model, states, top_layers)).mean(dim=1))
 
 
 def state_cache(model, top_layers: int, cache_dir) -> ClipCache:
-    """Frozen lower-layer states of each clip version, cached by clip sha256, version and backbone. Float32: in
-    float16 the rounding was as large as the states' variation over a clip in a collapsed backbone (stop 27), and
-    the probe head's standardisation magnifies it (saved model vs cached-state predictions 1.4e-4 apart)."""
+    """Frozen lower-layer states of each clip version, cached by clip sha256, version and backbone. Float32: the
+    probe head's standardisation magnified float16 rounding (saved model vs cached-state predictions 1.4e-4 apart)."""
     return ClipCache(cache_dir, f"speech_states/{backbone_tag(model, top_layers)}_f32",
                      lambda x: lower_states(model, x, top_layers), dtype=np.float32)
 
