@@ -278,7 +278,7 @@ def speech_variants(data: pd.DataFrame, clips, cache_dir, cfg: NestedCVConfig, w
     for key in [k for k in which if k in makers]:
         probe_model = makers[key](2)
         cache = st.state_cache(probe_model, cfg.top_layers, cache_dir)
-        states = {v: in_order(cache.get(data, v, clips, desc=f"{key} states ({v})"), data) for v in versions}
+        states = {v: in_order(cache.get(data, v, clips, desc=f"{key} states"), data) for v in versions}
         out[f"{VARIANTS[key]}: {probe_model.config.crysense_backbone}"] = (states, makers[key])
     return out
 

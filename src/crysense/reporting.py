@@ -90,6 +90,7 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
                             parameters={"smoke": smoke, "out_root": str(paths.root), **(extra_parameters or {})},
                             progress_bar=False, log_output=bool(os.environ.get("CRYSENSE_LOG_CELLS")))
         html = to_html(out, paths.reports)
+        on["load_1min_end"] = round(os.getloadavg()[0], 2)
         times.append({"notebook": nb.name, "seconds": round(time.time() - t0, 1), "html": str(html), "machine": on})
         print(f"   {times[-1]['seconds']} s -> {html}", flush=True)
     # a partial run (``only``) updates its notebooks' times and keeps the others' from earlier runs
@@ -97,7 +98,27 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
     earlier = {t["notebook"]: t for t in json.loads(log.read_text())} if log.exists() else {}
     merged = {**earlier, **{t["notebook"]: t for t in times}}
     log.write_text(json.dumps([merged[k] for k in sorted(merged)], indent=1))
+    if not smoke and paths.root == REPO_ROOT:
+        update_readme("run_times", run_times_markdown([merged[k] for k in sorted(merged)]))
     return times
+
+
+def run_times_markdown(records: list[dict]) -> str:
+    """Each notebook's last run (``reports/run_times.json``): minutes, commit, machine and its 1-minute load when the
+    notebook started and ended (above the core count: another job shared the cores, so the time is inflated), and the
+    chain's sum."""
+    import pandas as pd
+    def row(r):
+        on = r["machine"]
+        return {"notebook": r["notebook"].removesuffix(".ipynb"), "minutes": round(r["seconds"] / 60, 1),
+                "commit": on.get("commit", ""),
+                "load at start / end": f"{on.get('load_1min', '')} / {on.get('load_1min_end', 'n/a')}",
+                "machine": f"{on.get('cores')} cores, {on.get('cpu')}"}
+    rows = pd.DataFrame([row(r) for r in records])
+    total = rows["minutes"].sum()
+    return (markdown_table(rows, floatfmt=".1f", index=False) + f"\n\nSum of the notebooks' last runs: {total:.0f} min "
+            f"({total / 60:.1f} h). Written by `crysense.reporting.run_notebooks` from `reports/run_times.json`; "
+            "`python bench/notebook_times.py` prints the same.")
 
 
 def update_readme(section: str, markdown: str, readme: Path | None = None) -> bool:
