@@ -110,6 +110,23 @@ def test_permutation_test_tells_signal_from_none():
     assert p[20.0] == 0.05 and p[0.0] > 0.1
 
 
+def test_permutation_workers_receive_only_the_permuted_models():
+    """The cheap models' permutations run in worker processes; a model left out of them (a fine-tuned HuBERT whose
+    maker holds a weight-normed network, which cannot be pickled) must not be shipped."""
+    class Unpicklable:
+        def __reduce__(self):
+            raise TypeError("not picklable")
+
+    cfg = cry_reasons.NestedCVConfig(outer_folds=3, inner_folds=2, alpha_grid=(1.0,))
+    X, y, groups = babies(signal=20.0)
+    models = {"linear": cry_reasons.linear_model(X), "held back": Unpicklable()}
+    observed = cry_reasons.nested_cv(y, groups, {"linear": models["linear"]}, ["r0", "r1", "r2"], cfg,
+                                     progress=False).pooled_scores()
+    out = reason_tests.permutation_test(y, groups, models, ["r0", "r1", "r2"], cfg, observed, {"linear": 2}, n_jobs=2,
+                                        progress=False)
+    assert set(out) == {"linear"} and out["linear"]["permutations"] == 2
+
+
 def test_chance_levels_match_simulated_uninformative_rules():
     from sklearn.metrics import f1_score
     rng = np.random.default_rng(0)

@@ -33,8 +33,10 @@ def permutation_test(y, groups, models: dict, labels, cfg: NestedCVConfig, obser
     rngs = np.random.SeedSequence(seed).spawn(max(permutations.values(), default=0))
     perms = [baby_permutation(y, groups, np.random.default_rng(s)) for s in rngs]
 
+    permuted = {name: models[name] for name in permutations}   # what the workers receive: not the other models
+
     def one(name, i):
-        res = nested_cv(perms[i], groups, {name: models[name]}, labels, cfg, progress=False)
+        res = nested_cv(perms[i], groups, {name: permuted[name]}, labels, cfg, progress=False)
         return name, i, pooled_metrics(res.pooled, labels)
 
     jobs = [(name, i) for name, n in permutations.items() for i in range(n)]
