@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/notebook_times.py [reports/run_times.json]
 
-Each notebook's minutes, the commit it ran at, the machine and its load when it started, and the chain's sum.
+Each notebook's minutes, the commit it ran at, the machine and its load when it started and ended, and the
+chain's sum.
 """
 import json
 import sys

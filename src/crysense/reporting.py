@@ -97,9 +97,10 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
     log = paths.reports / f"run_times{'_smoke' if smoke else ''}.json"
     earlier = {t["notebook"]: t for t in json.loads(log.read_text())} if log.exists() else {}
     merged = {**earlier, **{t["notebook"]: t for t in times}}
-    log.write_text(json.dumps([merged[k] for k in sorted(merged)], indent=1))
+    records = [merged[k] for k in sorted(merged)]
+    log.write_text(json.dumps(records, indent=1))
     if not smoke and paths.root == REPO_ROOT:
-        update_readme("run_times", run_times_markdown([merged[k] for k in sorted(merged)]))
+        update_readme("run_times", run_times_markdown(records))
     return times
 
 
