@@ -23,6 +23,7 @@ try:   # a mistyped id is the user's error: one line and exit 1, not a traceback
     select_notebooks(study_notebooks(), only)
 except ValueError as e:
     sys.exit(f"run_all.sh: {e}")
-run_notebooks(smoke=smoke, only=only, out_root="/tmp/crysense_smoke" if smoke else None)
+# smoke: two notebooks at once where neither needs the other; the full study one at a time, so each time is its own
+run_notebooks(smoke=smoke, only=only, out_root="/tmp/crysense_smoke" if smoke else None, jobs=2 if smoke else 1)
 PY
 echo "run_all.sh finished in $(( $(date +%s) - start )) s"

@@ -8,7 +8,7 @@ from crysense.reporting import run_notebooks, study_notebooks
 
 def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     out = tmp_path / "study"
-    times = run_notebooks(smoke=True, out_root=out)
+    times = run_notebooks(smoke=True, out_root=out, jobs=2)   # as run_all.sh --smoke: two at a time where NEEDS allows
     names = [nb.name for nb in study_notebooks()]
     assert [t["notebook"] for t in times] == names and names[0] == "01_data.ipynb"
     for nb in study_notebooks():

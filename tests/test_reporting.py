@@ -39,6 +39,39 @@ def test_notebooks_are_chosen_by_exact_id_and_an_unknown_id_is_an_error():
     assert all(len(reporting.select_notebooks(reporting.study_notebooks(), [i])) == 1 for i in names)
 
 
+def test_notebooks_run_after_what_they_need_two_at_a_time_and_a_failure_stops_new_starts():
+    import threading
+    import time
+    nbs = reporting.study_notebooks()
+    ids = [reporting.notebook_id(nb) for nb in nbs]
+    assert set(reporting.NEEDS) == set(ids) - {"01"}   # every notebook but the first says what it needs ...
+    assert all(ids.index(n) < ids.index(i) for i, needs in reporting.NEEDS.items() for n in needs)   # ... from before it
+    started, finished, lock = [], [], threading.Lock()
+
+    def run(nb):
+        i = reporting.notebook_id(nb)
+        with lock:
+            assert all(n in finished for n in reporting.NEEDS.get(i, ()))
+            started.append((i, len(started) - len(finished)))   # how many others were running when it started
+        time.sleep(0.05)
+        with lock:
+            finished.append(i)
+        return i
+
+    assert reporting.in_dependency_order(nbs, run, jobs=2) == ids and sorted(finished) == sorted(ids)
+    assert max(running for _, running in started) == 1   # two at a time, never more
+    assert reporting.in_dependency_order(nbs[:3], run, jobs=1) == ids[:3]
+    started.clear(), finished.clear()
+
+    def fail_04(nb):
+        if reporting.notebook_id(nb) == "04":
+            raise RuntimeError("04 failed")
+        return run(nb)
+    with pytest.raises(RuntimeError, match="04 failed"):
+        reporting.in_dependency_order(nbs, fail_04, jobs=2)
+    assert not {"05", "05b", "05c", "07"} & {i for i, _ in started}   # nothing that needs 04 started
+
+
 def test_machine_names_cores_cpu_and_commit():
     m = reporting.machine()
     assert m["cores"] >= 1 and m["cpu"] and isinstance(m["load_1min"], float) and len(m["commit"]) >= 7

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import band_limit
+from .audio import band_limit, save_atomic
 from .config import AUDIO
 
 CODECS = {   # name -> (ffmpeg encoder arguments, container format, sample rate the codec runs at)
@@ -83,8 +83,7 @@ def room_impulse_responses(params: AugmentParams, cache_dir=None, sample_rate: i
         h = h[np.argmax(np.abs(h)) - min(np.argmax(np.abs(h)), 40):]   # start just before the direct path
         rirs.append((h / np.sqrt(np.sum(h * h))).astype(np.float32))
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, **{str(i): h for i, h in enumerate(rirs)})
+        save_atomic(cache, lambda tmp: np.savez(tmp, **{str(i): h for i, h in enumerate(rirs)}))
     return rirs
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .audio import band_limit, pad_to
+from .audio import band_limit, pad_to, save_atomic
 from .config import AUDIO, get_paths
 from .manifest import ClipLoader
 from .yamnet_params import PARAMS
@@ -44,6 +44,5 @@ def clip_features(df: pd.DataFrame, band_limited: bool = False, cache_dir=None,
         x = loader.load_row(row)
         cached[row["sha256"]] = logmel_stats(band_limit(x) if band_limited else x)
     if todo:
-        store.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(store, **cached)
+        save_atomic(store, lambda tmp: np.savez(tmp, **cached))   # notebooks running at once share the store
     return np.stack([cached[s] for s in df["sha256"]])

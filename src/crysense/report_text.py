@@ -1,6 +1,7 @@
 """The generated text of the study: README sections and the model card, each from a notebook's measured report."""
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 
@@ -60,9 +61,15 @@ def write_model_card(paths, df) -> Path:
         f = paths.reports / f"{name}.json"
         return json.loads(f.read_text()) if f.exists() else None
 
-    card = model_card(report("metrics"), df, report("generalization"), report("monitor"))
     out = paths.models / "MODEL_CARD.md"
-    out.write_text(card)
+    # 05b and 05c may run at once (``reporting.NEEDS``): each wrote its report before taking the lock, so whichever
+    # takes it last reads both
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a", encoding="utf-8") as card:
+        fcntl.flock(card, fcntl.LOCK_EX)
+        text = model_card(report("metrics"), df, report("generalization"), report("monitor"))
+        card.truncate(0)
+        card.write(text)
     return out
 
 

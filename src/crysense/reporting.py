@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -42,7 +44,6 @@ def select_notebooks(notebooks: list[Path], only: list[str] | None) -> list[Path
 def machine() -> dict:
     """What a time was measured on: cores, CPU model, load when the notebook started (machines are shared), commit."""
     import platform
-    import subprocess
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
@@ -64,35 +65,84 @@ def to_html(executed: Path, out_dir: Path) -> Path:
     return out
 
 
+# What each notebook reads from the notebooks before it (by id). With ``jobs=2`` the chain runs two notebooks at once
+# when neither needs the other; the order above stays a valid order. 05b and 05c rewrite the model card from 05's
+# metrics, so they come after 05.
+NEEDS = {"02": ("01",), "02b": ("01",), "03": ("02b",), "04": ("02", "03"), "05": ("04",), "05b": ("05",),
+         "05c": ("05",), "06": ("02b",), "07": ("05c",)}
+# while two notebooks share the cores, each library's kernels get one thread: pools sized to the machine in both
+# kernels oversubscribe 2 cores and slow each other far more than 2x
+ONE_THREAD_ENV = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                   "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+
+
+def notebook_id(nb: Path) -> str:
+    return nb.stem.split("_", 1)[0]
+
+
+def in_dependency_order(notebooks: list[Path], run, jobs: int = 1) -> list:
+    """``run(nb)`` for every notebook, at most ``jobs`` at once, each once the notebooks it ``NEEDS`` (among those
+    given) have finished. Results in the given order. The first failure stops new starts and is raised once the
+    notebooks already running have finished."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    ids = [notebook_id(nb) for nb in notebooks]
+    needs = {i: set(NEEDS.get(i, ())) & set(ids) for i in ids}
+    results, running = {}, {}
+    with ThreadPoolExecutor(jobs) as pool:
+        while len(results) < len(ids):
+            for nb, i in zip(notebooks, ids):
+                if len(running) < jobs and i not in results and i not in running.values() and needs[i] <= results.keys():
+                    running[pool.submit(run, nb)] = i
+            if not running:
+                raise ValueError(f"notebooks {sorted(set(ids) - results.keys())} need each other (NEEDS has a cycle)")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                results[running.pop(future)] = future.result()
+    return [results[i] for i in ids]
+
+
+def execute_notebook(nb: Path, out: Path, parameters: dict, env: dict | None = None) -> None:
+    """papermill in its own process (so two can run at once, each with its own environment); a failure raises with
+    the end of papermill's report, which names the failing cell, and keeps the partly executed copy at ``out``."""
+    cmd = [sys.executable, "-m", "papermill", str(nb), str(out), "--cwd", str(NOTEBOOKS_DIR), "--kernel", "python3",
+           "--parameters_yaml", json.dumps(parameters), "--no-progress-bar"]
+    log_cells = bool(os.environ.get("CRYSENSE_LOG_CELLS"))
+    done = subprocess.run(cmd + (["--log-output"] if log_cells else []), env=env, text=True,
+                          capture_output=not log_cells)
+    if done.returncode:
+        raise RuntimeError(f"{nb.name} failed (partly executed copy: {out}):\n{(done.stderr or '')[-4000:]}")
+
+
 def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = None,
-                  extra_parameters: dict | None = None) -> list[dict]:
-    """Execute the numbered notebooks in order with papermill; write ``reports/<name>.html``.
+                  extra_parameters: dict | None = None, jobs: int = 1) -> list[dict]:
+    """Execute the numbered notebooks with papermill, each after those it ``NEEDS``, ``jobs`` at a time; write
+    ``reports/<name>.html``.
 
-    Every notebook gets the parameters ``smoke`` and ``out_root`` (where its outputs go). Stops at
-    the first notebook that fails (papermill keeps the partly executed copy for reading).
+    Every notebook gets the parameters ``smoke`` and ``out_root`` (where its outputs go). Stops starting notebooks
+    at the first that fails (papermill keeps the partly executed copy for reading). The full study runs one at a
+    time (``jobs=1``), so each notebook's time is its own; smoke runs take two at a time.
     """
-    import papermill as pm
-
     # reports stay readable (kernels inherit these): our progress bars write a line per 20 s of a loop, not one
     # per refresh; transformers' per-load weight bars and load reports (a new head is "MISSING" by design) are off
-    os.environ.setdefault("TQDM_MININTERVAL", "20")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    env = {"TQDM_MININTERVAL": "20", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
+           **os.environ, **(ONE_THREAD_ENV if jobs > 1 else {})}
     paths = get_paths(out_root).ensure()
     executed_dir = paths.reports / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
-    times = []
-    for nb in select_notebooks(study_notebooks(), only):
-        out = executed_dir / nb.name
+    parameters = {"smoke": smoke, "out_root": str(paths.root), **(extra_parameters or {})}
+
+    def run(nb: Path) -> dict:
         t0, on = time.time(), machine()
-        print(f"== {nb.name} (smoke={smoke})", flush=True)
-        pm.execute_notebook(str(nb), str(out), cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
-                            parameters={"smoke": smoke, "out_root": str(paths.root), **(extra_parameters or {})},
-                            progress_bar=False, log_output=bool(os.environ.get("CRYSENSE_LOG_CELLS")))
-        html = to_html(out, paths.reports)
+        print(f"== {nb.name} (smoke={smoke}) started", flush=True)
+        execute_notebook(nb, executed_dir / nb.name, parameters, env)
+        html = to_html(executed_dir / nb.name, paths.reports)
         on["load_1min_end"] = round(os.getloadavg()[0], 2)
-        times.append({"notebook": nb.name, "seconds": round(time.time() - t0, 1), "html": str(html), "machine": on})
-        print(f"   {times[-1]['seconds']} s -> {html}", flush=True)
+        record = {"notebook": nb.name, "seconds": round(time.time() - t0, 1), "html": str(html), "machine": on}
+        print(f"   {nb.name}: {record['seconds']} s -> {html}", flush=True)
+        return record
+
+    times = in_dependency_order(select_notebooks(study_notebooks(), only), run, jobs)
     # a partial run (``only``) updates its notebooks' times and keeps the others' from earlier runs
     log = paths.reports / f"run_times{'_smoke' if smoke else ''}.json"
     earlier = {t["notebook"]: t for t in json.loads(log.read_text())} if log.exists() else {}
