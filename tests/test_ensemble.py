@@ -46,8 +46,8 @@ def test_weights_prefer_the_better_member_and_stacker_cross_fits():
         out = ens.combine(name, probas)
         assert out.shape == (600, 3) and np.allclose(out.sum(1), 1, atol=1e-6)
     # each combiner's predictions are saved under its own file name (two 'average ...' once shared one)
-    stems = [ens.file_stem(name) for name in ens.combiners()]
-    assert len(set(stems)) == len(stems) and ens.file_stem(ens.SEED_CHOICE) == "average_yamnet_wav2vec2"
+    stems = [ens.predictions_name(name) for name in ens.combiners()]
+    assert len(set(stems)) == len(stems) and ens.predictions_name(ens.SEED_CHOICE) == "ensemble_average_yamnet_wav2vec2"
     assert not np.allclose(ens.combine(ens.SEED_CHOICE, probas), ens.combine("average (all members)", probas))
 
 
@@ -87,3 +87,20 @@ def test_cluster_bootstrap_and_mcnemar():
     assert better["only_first_right"] == 300 and better["p_value"] < 1e-6
     ece, table = evaluation.expected_calibration_error(y, np.eye(3)[y])
     assert ece < 1e-9 and table["accuracy"].iloc[-1] == 1
+
+
+def test_saved_predictions_are_read_back_by_name_split_and_version_and_checked_against_the_manifest(tmp_path):
+    import pandas as pd
+    import pytest
+    df = pd.DataFrame({"file_path": [f"c{i}.wav" for i in range(6)], "segment_start_s": 0.0, "segment_end_s": 5.0,
+                       "sha256": [f"h{i}" for i in range(6)], "source": "s", "label": ["crying", "normal"] * 3,
+                       "split": ["val", "test"] * 3})
+    val, test, test_bl4k = (noisy_probas(np.array([0, 2, 0]), 2.0, seed) for seed in range(3))
+    written = evaluation.save_predictions(tmp_path, "yamnet", df, {("val", "orig"): val, ("test", "orig"): test,
+                                                                   ("test", "bl4k"): test_bl4k})
+    assert [p.name for p in written] == ["yamnet_val.csv", "yamnet_test.csv", "yamnet_test_bl4k.csv"]
+    assert np.allclose(evaluation.load_predictions(tmp_path, "yamnet", df, "test", "bl4k"), test_bl4k)
+    assert np.allclose(evaluation.load_predictions(tmp_path, "yamnet", df, "val"), val)
+    moved = df.assign(split=["test", "val"] * 3)   # another manifest: the saved rows are no longer its test clips
+    with pytest.raises(ValueError, match="yamnet_test.csv does not match the manifest's test clips"):
+        evaluation.load_predictions(tmp_path, "yamnet", moved, "test")

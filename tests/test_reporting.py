@@ -72,6 +72,21 @@ def test_notebooks_run_after_what_they_need_two_at_a_time_and_a_failure_stops_ne
     assert not {"05", "05b", "05c", "07"} & {i for i, _ in started}   # nothing that needs 04 started
 
 
+def test_publish_writes_the_report_and_leaves_the_readme_to_full_runs_at_the_repository_root(tmp_path, monkeypatch):
+    import json
+    from types import SimpleNamespace
+    written = []
+    monkeypatch.setattr(reporting, "update_readme", lambda section, text: written.append(section))
+    here = SimpleNamespace(root=tmp_path, reports=tmp_path)
+    reporting.publish(here, "metrics", {"smoke": False, "f1": 0.5}, {"results": "text"})   # a run elsewhere
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"smoke": False, "f1": 0.5} and written == []
+    at_root = SimpleNamespace(root=reporting.REPO_ROOT, reports=tmp_path)
+    reporting.publish(at_root, "metrics", {"smoke": True}, {"results": "text"})   # a smoke run at the root
+    assert written == []
+    reporting.publish(at_root, "yamnet_metrics", {"smoke": False}, {"yamnet": "a", "cry_audit": "b"})
+    assert written == ["yamnet", "cry_audit"]
+
+
 def test_machine_names_cores_cpu_and_commit():
     m = reporting.machine()
     assert m["cores"] >= 1 and m["cpu"] and isinstance(m["load_1min"], float) and len(m["commit"]) >= 7

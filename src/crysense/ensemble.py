@@ -177,10 +177,10 @@ class Ensemble:
         return ens, oof
 
     @staticmethod
-    def file_stem(name: str) -> str:
-        """A combiner's name as a file-name part, distinct for every combiner:
-        'average (YAMNet + Wav2Vec2)' -> 'average_yamnet_wav2vec2', 'average (all members)' -> 'average_all_members'."""
-        return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    def predictions_name(name: str) -> str:
+        """The name a combiner's predictions are saved under (``evaluation.save_predictions``), distinct for every
+        combiner: 'average (YAMNet + Wav2Vec2)' -> 'ensemble_average_yamnet_wav2vec2'."""
+        return "ensemble_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
     def calibrated(self, probas: dict[str, np.ndarray]) -> list[np.ndarray]:
         return [apply_temperature(probas[m], self.temperatures[m]) for m in self.members]

@@ -199,12 +199,32 @@ def one_vs_rest_auc(y: np.ndarray, proba: np.ndarray, labels=LABELS) -> dict:
     return {f"auc_{lab}": float(roc_auc_score((y == k).astype(int), proba[:, k])) for k, lab in enumerate(labels)}
 
 
-def load_predictions(pred_dir, name: str, split: str, df: pd.DataFrame, labels=LABELS) -> np.ndarray:
-    """Saved per-clip probabilities of ``name`` on ``split`` (e.g. 'test_bl4k'), checked against the manifest order."""
+def predictions_name(name: str, split: str, version: str = "orig") -> str:
+    """How a member's saved predictions are named: ``<name>_<split>`` for the clips as recorded, ``<name>_<split>_<version>``
+    for another version (e.g. ``yamnet_test_bl4k``)."""
+    return f"{name}_{split}" if version == "orig" else f"{name}_{split}_{version}"
+
+
+def save_predictions(pred_dir, name: str, df: pd.DataFrame, proba: dict, labels=LABELS) -> list:
+    """Write ``proba[(split, version)]`` (rows in the manifest's order of that split) as ``<pred_dir>/<name>_...csv``,
+    the files ``load_predictions`` reads back; returns their paths."""
     from pathlib import Path
-    path = Path(pred_dir) / f"{name}_{split}.csv"
+    pred_dir = Path(pred_dir)
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (split, version), p in proba.items():
+        written.append(pred_dir / f"{predictions_name(name, split, version)}.csv")
+        predictions_frame(df[df["split"] == split], p, labels).to_csv(written[-1], index=False)
+    return written
+
+
+def load_predictions(pred_dir, name: str, df: pd.DataFrame, split: str, version: str = "orig",
+                     labels=LABELS) -> np.ndarray:
+    """Saved per-clip probabilities of ``name`` on ``split`` (``version`` e.g. 'bl4k'), checked against the manifest."""
+    from pathlib import Path
+    path = Path(pred_dir) / f"{predictions_name(name, split, version)}.csv"
     pred = pd.read_csv(path)
-    expected = df.loc[df["split"] == split.split("_")[0], "sha256"].tolist()
+    expected = df.loc[df["split"] == split, "sha256"].tolist()
     if pred["sha256"].tolist() != expected:
         raise ValueError(f"{path} does not match the manifest's {split} clips: re-run the notebook that wrote it")
     return pred[[f"p_{lab}" for lab in labels]].to_numpy()

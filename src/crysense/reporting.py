@@ -172,6 +172,15 @@ def run_times_markdown(records: list[dict]) -> str:
             "`python bench/notebook_times.py` prints the same.")
 
 
+def publish(paths, name: str, report: dict, readme: dict | None = None) -> None:
+    """Write ``reports/<name>.json``. A full run at the repository root also replaces each README section of
+    ``readme`` (section -> markdown); smoke runs (``report["smoke"]``) and runs elsewhere never touch the README."""
+    (paths.reports / f"{name}.json").write_text(json.dumps(report, indent=1, default=float))
+    if not report["smoke"] and Path(paths.root).resolve() == REPO_ROOT:
+        for section, markdown in (readme or {}).items():
+            update_readme(section, markdown)
+
+
 def update_readme(section: str, markdown: str, readme: Path | None = None) -> bool:
     """Replace the text between ``<!-- BEGIN generated:<section> -->`` and its END marker in the README.
 
