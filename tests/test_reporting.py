@@ -111,6 +111,25 @@ def test_results_text_names_the_chosen_ensemble_and_its_mcnemar_test():
                "mcnemar_chosen_vs_member": {"yamnet": {"p-value": 0.0123, "only ensemble right": 9, "only member right": 2}},
                "n_clips": 100, "n_groups": 40, "bootstrap": {"n": 1000}}
     assert report_text.best_member(metrics)[0] == "yamnet"
+    check_model_card({**metrics, "systems": {k: {**v, "ece": 0.05} for k, v in metrics["systems"].items()}})
     text = report_text.results_markdown(metrics, ["crying", "screaming", "normal"])
     assert "| ensemble: weighted average | 0.900 [0.850, 0.950] | 0.920 | 0.900 | 0.800 | 0.950 |  |" in text
     assert "*yamnet*, exact McNemar p = 0.0123 (9 clips only the ensemble got right, 2 only the member)" in text
+
+
+def check_model_card(metrics):
+    """The card waits for notebook 05's metrics, and each writer replaces it whole (05, 05b, 05c may each write it)."""
+    import json
+    import tempfile
+    from types import SimpleNamespace
+    df = pd.DataFrame({"label": ["crying", "normal", "screaming"] * 2, "split": ["train", "val", "test"] * 2,
+                       "source": ["donateacry", "esc50_subset", "scream_rohanmathur17"] * 2})
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = SimpleNamespace(reports=Path(tmp) / "reports", models=Path(tmp) / "models")
+        paths.reports.mkdir()
+        assert report_text.write_model_card(paths, df) is None and not paths.models.exists()   # before 05
+        (paths.reports / "metrics.json").write_text(json.dumps(metrics))
+        card = report_text.write_model_card(paths, df)
+        first = card.read_text()
+        assert first.startswith("# Model card") and "ensemble: weighted average" in first
+        assert report_text.write_model_card(paths, df) == card and card.read_text() == first   # replaced, not appended

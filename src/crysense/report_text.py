@@ -54,16 +54,19 @@ def best_member(metrics: dict) -> tuple[str, dict]:
     return name.removeprefix("member: "), members[name]
 
 
-def write_model_card(paths, df) -> Path:
+def write_model_card(paths, df) -> Path | None:
     """``models/MODEL_CARD.md`` from the latest ``reports/metrics.json`` (notebook 05) and, when present,
-    ``reports/generalization.json`` (notebook 05b)."""
+    ``reports/generalization.json`` (05b) and ``reports/monitor.json`` (05c). Before 05 has run there is nothing to
+    write (None): 05 writes the card when it does."""
     def report(name):
         f = paths.reports / f"{name}.json"
         return json.loads(f.read_text()) if f.exists() else None
 
+    if not (paths.reports / "metrics.json").exists():
+        return None
     out = paths.models / "MODEL_CARD.md"
-    # 05b and 05c may run at once (``reporting.NEEDS``): each wrote its report before taking the lock, so whichever
-    # takes it last reads both
+    # 05, 05b and 05c may run at once (``reporting.NEEDS``): each wrote its report before taking the lock, so
+    # whichever takes it last reads all three
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a", encoding="utf-8") as card:
         fcntl.flock(card, fcntl.LOCK_EX)

@@ -66,10 +66,10 @@ def to_html(executed: Path, out_dir: Path) -> Path:
 
 
 # What each notebook reads from the notebooks before it (by id). With ``jobs=2`` the chain runs two notebooks at once
-# when neither needs the other; the order above stays a valid order. 05b and 05c rewrite the model card from 05's
-# metrics, so they come after 05.
-NEEDS = {"02": ("01",), "02b": ("01",), "03": ("02b",), "04": ("02", "03"), "05": ("04",), "05b": ("05",),
-         "05c": ("05",), "06": ("02b",), "07": ("05c",)}
+# when neither needs the other; the numbered order stays a valid order. 05, 05b and 05c each rewrite the model card
+# from all three's reports (``report_text.write_model_card``), in whatever order they finish.
+NEEDS = {"02": ("01",), "02b": ("01",), "03": ("02b",), "04": ("02", "03"), "05": ("04",), "05b": ("04",),
+         "05c": ("04",), "06": ("02b",), "07": ("05c",)}
 # while two notebooks share the cores, each library's kernels get one thread: pools sized to the machine in both
 # kernels oversubscribe 2 cores and slow each other far more than 2x
 ONE_THREAD_ENV = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
