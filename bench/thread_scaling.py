@@ -8,7 +8,7 @@ three ways: alone with the libraries' default thread pools (one notebook at a ti
 one thread, and two one-thread copies at once (two notebooks at a time). Prints seconds and the throughput of two
 one-thread copies relative to one default copy: above 1, two notebooks at a time finish the same work sooner.
 
-    python bench/thread_scaling.py [--steps 6] [--clips 24]
+    python bench/thread_scaling.py [--steps 8] [--clips 300]
 """
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def measure(work: str, amount: int, copies: int, one_thread: bool) -> list[float
     if one_thread:
         env.update({k: "1" for k in THREAD_VARS})
     cmd = [sys.executable, __file__, "--child", work, "--amount", str(amount)]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for _ in range(copies)]
     out = [p.communicate()[0] for p in procs]
     if any(p.returncode for p in procs):
         raise RuntimeError(f"{work} failed: {out}")
@@ -74,8 +75,8 @@ def measure(work: str, amount: int, copies: int, one_thread: bool) -> list[float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=6, help="Wav2Vec2 training steps per process")
-    ap.add_argument("--clips", type=int, default=24, help="5 s clips through YAMNet's trunk per process")
+    ap.add_argument("--steps", type=int, default=8, help="Wav2Vec2 training steps per process")
+    ap.add_argument("--clips", type=int, default=300, help="5 s clips through YAMNet's trunk per process")
     ap.add_argument("--child", choices=sorted(WORK), help=argparse.SUPPRESS)
     ap.add_argument("--amount", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
