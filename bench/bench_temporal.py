@@ -10,16 +10,13 @@ import argparse
 import asyncio
 import json
 import tempfile
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crysense.config import get_paths
 from crysense.inference import Classifier, limit_kernel_threads
 from crysense.manifest import ClipLoader, load_manifest
-from temporal_workflow import benchmark, devserver
-from temporal_workflow.storage import AudioStore, ResultStore
-from temporal_workflow.worker import make_worker
+from temporal_workflow import benchmark
+from temporal_workflow.worker import local_worker
 
 
 async def run(args) -> dict:
@@ -30,22 +27,13 @@ async def run(args) -> dict:
     chunks = [loader.load_row(r) for _, r in test.iterrows()]
     limit_kernel_threads(1)   # as the worker runs them: one window per core, each model's kernels on one thread
     classifier = Classifier.load(args.models)
-    with tempfile.TemporaryDirectory() as tmp, devserver.dev_server(Path(tmp) / "t.sqlite", ui=False) as server:
-        client = await devserver.connect(server.address)
-        audio, results = AudioStore(Path(tmp) / "audio"), ResultStore(str(Path(tmp) / "r.sqlite"))
-        queue = f"bench-{uuid.uuid4().hex[:6]}"
-        with ThreadPoolExecutor(args.threads) as ex:
-            # the benchmark sends the same stored chunks again and again: keep them (retention is tested elsewhere)
-            timings = []   # where each chunk's activity time went
-            worker = make_worker(client, classifier, audio, results, ex, args.threads, task_queue=queue,
-                                 delete_after_result=False, timings=timings)
-            task = asyncio.create_task(worker.run())
+    with tempfile.TemporaryDirectory() as tmp:
+        async with local_worker(tmp, classifier, args.threads) as local:
+            client, audio, results, queue, timings = local.client, local.audio, local.results, local.queue, local.timings
             latency = await benchmark.chunk_latency(client, classifier, chunks, audio, queue, timings)
             throughput = await benchmark.stream_throughput(client, chunks, audio, queue, args.streams, args.hop)
             capacity = await benchmark.realtime_capacity(client, chunks, audio, results, queue, args.capacity,
                                                          args.seconds, args.hop, timings)
-            await worker.shutdown()
-            await task
     return {"latency": latency, "throughput": throughput, "capacity": capacity}
 
 

@@ -50,3 +50,29 @@ def plot_stream(rows: pd.DataFrame, truth: pd.DataFrame, window_s: float, alert_
     ax1.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+async def play(client, samples: np.ndarray, rule, window, audio, task_queue: str, speed: float,
+               poll_s: float = 1.0) -> tuple[str, int, object, pd.DataFrame]:
+    """Stream ``samples`` to a new stream workflow in 1 s blocks at ``speed`` x real time, querying its status every
+    ``poll_s`` while the audio plays (what a dashboard would show). Returns the stream id, the windows sent, the
+    workflow's summary and the status samples."""
+    import asyncio
+    import time
+    import uuid
+
+    from . import client as tclient
+    from .workflow import StreamWorkflow
+    stream_id = f"demo-{uuid.uuid4().hex[:6]}"
+    handle = await tclient.start_stream(client, stream_id, rule, task_queue=task_queue)
+    blocks = (samples[i:i + SR] for i in range(0, len(samples), SR))
+    feeding = asyncio.create_task(tclient.stream_blocks(handle, blocks, window, audio, realtime_speed=speed))
+    live, t0 = [], time.monotonic()
+    while not feeding.done():
+        s = await handle.query(StreamWorkflow.status)
+        wall = time.monotonic() - t0
+        live.append({"wall_s": round(wall, 1), "stream_s_sent": round(wall * speed, 1), "processed": s.processed,
+                     "pending": len(s.pending), "alert": s.alert})
+        await asyncio.sleep(poll_s)
+    windows_sent = await feeding
+    return stream_id, windows_sent, await tclient.stream_result(handle), pd.DataFrame(live)

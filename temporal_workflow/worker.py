@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -27,6 +31,39 @@ def make_worker(client: Client, classifier, audio_store: AudioStore, result_stor
     return Worker(client, task_queue=task_queue, workflows=[ClassifyClipWorkflow, StreamWorkflow, NotifierWorkflow],
                   activities=acts.all(), activity_executor=executor, max_concurrent_activities=threads,
                   max_concurrent_local_activities=threads)
+
+
+@dataclasses.dataclass
+class LocalWorker:
+    """What ``local_worker`` started: the dev server, a client, the stores and the task queue its worker polls;
+    ``timings`` collects where each chunk's activity time went (``benchmark.breakdown``)."""
+    server: object
+    client: Client
+    audio: AudioStore
+    results: ResultStore
+    queue: str
+    timings: list
+
+
+@contextlib.asynccontextmanager
+async def local_worker(runtime_dir, classifier, threads: int = 2, ui: bool = False, keep_audio: bool = True):
+    """A Temporal dev server on loopback (its database, the audio and the results under ``runtime_dir``) and a worker
+    with ``threads`` activity threads on a fresh task queue, until the block ends: what notebook 07 and
+    ``bench/bench_temporal.py`` measure. ``keep_audio``: benchmarks send the same stored chunks again and again
+    (retention is tested in tests/)."""
+    from .devserver import connect, dev_server
+    runtime_dir = Path(runtime_dir)
+    with dev_server(runtime_dir / "temporal.sqlite", ui=ui) as server, ThreadPoolExecutor(threads) as executor:
+        local = LocalWorker(server, await connect(server.address), AudioStore(runtime_dir / "audio"),
+                            ResultStore(str(runtime_dir / "results.sqlite")), f"crysense-{uuid.uuid4().hex[:6]}", [])
+        worker = make_worker(local.client, classifier, local.audio, local.results, executor, threads,
+                             task_queue=local.queue, delete_after_result=not keep_audio, timings=local.timings)
+        running = asyncio.create_task(worker.run())
+        try:
+            yield local
+        finally:
+            await worker.shutdown()
+            await running
 
 
 async def sweep_forever(store: AudioStore, hours: float, every_s: float = 600.0) -> None:

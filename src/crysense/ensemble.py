@@ -211,3 +211,14 @@ class Ensemble:
         import joblib
         d = joblib.load(path)
         return cls(d["members"], d["temperatures"], d["weights"], d["stacker"], d.get("chosen", cls.SEED_CHOICE))
+
+
+def validation_scores_figure(val_table, n_members: int):
+    """Validation macro-F1 of the members (grey, the first ``n_members`` rows) and the combiners (blue)."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    colours = ["#999"] * n_members + ["#1f77b4"] * (len(val_table) - n_members)
+    val_table["macro_f1"].astype(float).plot.barh(ax=ax, color=colours)
+    ax.set(xlabel="validation macro-F1", xlim=(0, 1), title="members and combiners on validation")
+    ax.grid(axis="x", alpha=0.3)
+    return fig

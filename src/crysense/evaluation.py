@@ -151,6 +151,17 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = 10)
     return float(ece), pd.DataFrame(rows)
 
 
+def per_source_figure(per_source: pd.DataFrame, title: str = "test accuracy per source and label"):
+    """Heat map of ``per_source`` (rows: source and label; columns: systems; a ``clips`` column is left out)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    sns.heatmap(per_source.drop(columns="clips", errors="ignore"), annot=True, fmt=".2f", vmin=0, vmax=1,
+                cmap="RdYlGn", ax=ax)
+    ax.set(title=title, xlabel="", ylabel="")
+    return fig
+
+
 def reliability_figure(y: np.ndarray, probas: dict[str, np.ndarray], bins: int = 10):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5.5, 5))

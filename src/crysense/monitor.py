@@ -188,6 +188,18 @@ def choose(sweep_table: pd.DataFrame, system: str, max_false_alerts_per_hour: fl
     return best
 
 
+def evaluate_chosen(windows: pd.DataFrame, probas: dict[str, np.ndarray], streams: list[Stream],
+                    chosen: pd.DataFrame, label: str = "crying") -> pd.DataFrame:
+    """Each system at its own chosen rule (a row of ``chosen``: threshold, n, m), e.g. on the test streams."""
+    k = LABELS.index(label)
+    rows = {}
+    for system, p in probas.items():
+        r = chosen.loc[system]
+        rule = AlertRule(n=int(r["n"]), m=int(r["m"]), threshold=float(r["threshold"]), label=label)
+        rows[system] = {**evaluate(windows, p[:, k], streams, rule), "threshold": r["threshold"], "n": r["n"], "m": r["m"]}
+    return pd.DataFrame(rows).T
+
+
 def operating_point(val_row: pd.Series, system: str, test: pd.Series, target: float) -> dict:
     """What ships with the models (``models/operating_point.json``): the rule, and what it measured."""
     return {"system": system, "threshold": float(val_row["threshold"]), "n": int(val_row["n"]), "m": int(val_row["m"]),
