@@ -104,3 +104,20 @@ def test_saved_predictions_are_read_back_by_name_split_and_version_and_checked_a
     moved = df.assign(split=["test", "val"] * 3)   # another manifest: the saved rows are no longer its test clips
     with pytest.raises(ValueError, match="yamnet_test.csv does not match the manifest's test clips"):
         evaluation.load_predictions(tmp_path, "yamnet", moved, "test")
+
+
+def test_chance_baselines_follow_the_training_frequencies_and_the_test_table_scores_every_system():
+    import pandas as pd
+    train = pd.Series(["crying"] * 60 + ["screaming"] * 10 + ["normal"] * 30)
+    base = evaluation.chance_baselines(train, 2000, seed=1)
+    assert np.allclose(base["baseline: majority class"][0], [0.6, 0.1, 0.3])
+    drawn = base["baseline: random (train class frequencies)"]
+    assert set(drawn.sum(1)) == {1.0} and abs(drawn[:, 0].mean() - 0.6) < 0.05   # one-hot draws at the frequencies
+    y = np.random.default_rng(0).integers(0, 3, 90)
+    systems = {"good": noisy_probas(y, 4.0, 0), **evaluation.chance_baselines(train, 90, seed=1)}
+    table = evaluation.test_table(systems, y, np.arange(90) // 3, n_boot=50, band_limited={"good": systems["good"]})
+    assert list(table.index) == list(systems)
+    assert table.loc["good", "macro_f1"] > 0.8 > table.loc["baseline: majority class", "macro_f1"]
+    assert table.loc["good", "macro_f1_ci_low"] <= table.loc["good", "macro_f1"] <= table.loc["good", "macro_f1_ci_high"]
+    assert table.loc["good", "macro_f1_band_limited_4khz"] == table.loc["good", "macro_f1"]
+    assert pd.isna(table.loc["baseline: majority class", "macro_f1_band_limited_4khz"])

@@ -210,6 +210,29 @@ def one_vs_rest_auc(y: np.ndarray, proba: np.ndarray, labels=LABELS) -> dict:
     return {f"auc_{lab}": float(roc_auc_score((y == k).astype(int), proba[:, k])) for k, lab in enumerate(labels)}
 
 
+def chance_baselines(train_labels, n: int, seed: int = 0, labels=LABELS) -> dict[str, np.ndarray]:
+    """What a classifier that ignores the audio scores: labels drawn from the training split's class frequencies,
+    and the majority class (the frequencies as its probabilities), for ``n`` clips."""
+    prior = pd.Series(train_labels).value_counts(normalize=True).reindex(list(labels), fill_value=0.0).to_numpy()
+    drawn = np.random.default_rng(seed).choice(len(labels), n, p=prior)
+    return {"baseline: random (train class frequencies)": np.eye(len(labels))[drawn],
+            "baseline: majority class": np.tile(prior, (n, 1))}
+
+
+def test_table(systems: dict[str, np.ndarray], y: np.ndarray, groups, n_boot: int, seed: int = 0,
+               band_limited: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Each system's test figures: the metrics, macro-F1's bootstrap interval over ``groups``, expected calibration
+    error, one-vs-rest AUCs, and macro-F1 on the band-limited clips where ``band_limited`` has the system."""
+    rows = {}
+    for name, p in systems.items():
+        _, lo, hi = bootstrap_ci(y, p, groups, n_boot=n_boot, seed=seed)
+        ece, _ = expected_calibration_error(y, p)
+        rows[name] = {**metrics(y, p), "macro_f1_ci_low": lo, "macro_f1_ci_high": hi, "ece": ece, **one_vs_rest_auc(y, p)}
+        if name in (band_limited or {}):
+            rows[name]["macro_f1_band_limited_4khz"] = metrics(y, band_limited[name])["macro_f1"]
+    return metrics_table(rows)
+
+
 def predictions_name(name: str, split: str, version: str = "orig") -> str:
     """How a member's saved predictions are named: ``<name>_<split>`` for the clips as recorded, ``<name>_<split>_<version>``
     for another version (e.g. ``yamnet_test_bl4k``)."""

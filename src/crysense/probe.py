@@ -149,3 +149,20 @@ def study_backbones(runs, pretrained_dir, seed: int = 0) -> dict:
         out[(family, f"{OBJECTIVE_LABELS[objective]} ({size})", objective, size, name)] = \
             load_backbone(family, str(Path(pretrained_dir) / name))
     return out
+
+
+def probe_study(df, loader, runs, pretrained_dir, source: str, train_clips: int, seed: int = 0):
+    """Notebook 02b's evidence: the probe (``probe_backbones``) of every pretraining run and its random-init twin
+    (``study_backbones``), or of the configured backbones when nothing was pretrained here, trained on at most
+    ``train_clips`` training clips (stratified by label) and scored on the whole validation split, beside the
+    log-mel statistics floor."""
+    from .backbones import FAMILIES, load_backbone, resolve_backbone
+    from .features import clip_features
+    train, val = df[df["split"] == "train"], df[df["split"] == "val"]
+    probe_train = train.groupby("label").sample(frac=min(1.0, train_clips / len(train)), random_state=seed)
+    models = study_backbones(runs, pretrained_dir, seed) if runs else \
+        {(f, f"configured source ({source})", "configured", "", ""): load_backbone(f, resolve_backbone(f, source))
+         for f in FAMILIES}
+    floor = (clip_features(probe_train), clip_features(val))
+    return probe_backbones(models, [loader.load_row(r) for _, r in probe_train.iterrows()], probe_train["label"].values,
+                           [loader.load_row(r) for _, r in val.iterrows()], val["label"].values, floor, seed)
