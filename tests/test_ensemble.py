@@ -121,3 +121,12 @@ def test_chance_baselines_follow_the_training_frequencies_and_the_test_table_sco
     assert table.loc["good", "macro_f1_ci_low"] <= table.loc["good", "macro_f1"] <= table.loc["good", "macro_f1_ci_high"]
     assert table.loc["good", "macro_f1_band_limited_4khz"] == table.loc["good", "macro_f1"]
     assert pd.isna(table.loc["baseline: majority class", "macro_f1_band_limited_4khz"])
+
+
+def test_reload_gap_passes_a_faithful_reload_and_stops_a_drifted_one():
+    import pytest
+    clips = [np.full(4, float(i)) for i in range(3)]
+    expected = [np.array([0.2, 0.3, 0.5]) + i for i in range(3)]
+    assert evaluation.reload_gap(lambda x: np.array([0.2, 0.3, 0.5]) + x[0] + 1e-6, expected, clips) == pytest.approx(1e-6)
+    with pytest.raises(AssertionError, match="differ by up to 1.00e-03"):
+        evaluation.reload_gap(lambda x: np.array([0.2, 0.3, 0.5]) + x[0] + 1e-3, expected, clips)

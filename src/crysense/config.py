@@ -117,9 +117,13 @@ class Paths:
 def get_paths(root: str | os.PathLike | None = None) -> Paths:
     """Resolve paths; an explicit ``root`` (a papermill parameter) wins over ``CRYSENSE_ROOT``."""
     root = Path(root or os.environ.get("CRYSENSE_ROOT") or REPO_ROOT).resolve()
-    data = Path(os.environ.get("CRYSENSE_DATA") or REPO_ROOT.parent / "shared" / "data").resolve()
     cache = Path(os.environ.get("CRYSENSE_CACHE") or REPO_ROOT / "cache").resolve()
-    return Paths(root=root, data=data, cache=cache)
+    return Paths(root=root, data=data_dir(), cache=cache)
+
+
+def data_dir() -> Path:
+    """The local mirror of the data sources (``CRYSENSE_DATA``; default ``<repo>/../shared/data``)."""
+    return Path(os.environ.get("CRYSENSE_DATA") or REPO_ROOT.parent / "shared" / "data").resolve()
 
 
 def use_root(root: str | os.PathLike | None = None) -> Paths:

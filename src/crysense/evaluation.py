@@ -233,6 +233,15 @@ def test_table(systems: dict[str, np.ndarray], y: np.ndarray, groups, n_boot: in
     return metrics_table(rows)
 
 
+def reload_gap(predict, expected, clips, tolerance: float = 1e-4) -> float:
+    """Largest |predict(clip) - expected| over ``clips``: a saved model, reloaded, against what the study reported.
+    At or above ``tolerance`` it raises, since the saved model would not reproduce the study's figures."""
+    gap = max(float(np.abs(predict(x) - e).max()) for x, e in zip(clips, expected, strict=True))
+    if gap >= tolerance:
+        raise AssertionError(f"the reloaded model's probabilities differ by up to {gap:.2e} (tolerance {tolerance:g})")
+    return gap
+
+
 def predictions_name(name: str, split: str, version: str = "orig") -> str:
     """How a member's saved predictions are named: ``<name>_<split>`` for the clips as recorded, ``<name>_<split>_<version>``
     for another version (e.g. ``yamnet_test_bl4k``)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import donateacry
-from .config import CRY_REASONS, DONATEACRY_CURATED_ONLY, get_paths
+from .config import CRY_REASONS, DONATEACRY_CURATED_ONLY, data_dir
 from .donateacry import parse_donateacry
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".3gp", ".caf", ".mp3", ".ogg", ".m4a", ".aac"}
@@ -51,7 +51,7 @@ class Source:
     @property
     def root(self) -> Path:
         override = os.environ.get(f"CRYSENSE_DATA_{self.name.upper()}")
-        return Path(override) if override else get_paths().data / self.name
+        return Path(override) if override else data_dir() / self.name
 
     def available(self) -> bool:
         return self.root.is_dir()
@@ -133,11 +133,11 @@ class _Esc50Meta:
 
     def esc50_names(self) -> dict[str, str]:
         """'<fold>-<src>-<take>' -> manifest path of that clip in the subset."""
-        out = {}
+        out, root = {}, self.source.root   # the root once: resolving it per file took most of a manifest build
         for p in self.source.audio_paths():
             m = ESC50_NAME.match(p.stem)
             if m:
-                out[f"{m['fold']}-{m['src']}-{m['take']}"] = f"{self.source_name}/{p.relative_to(self.source.root).as_posix()}"
+                out[f"{m['fold']}-{m['src']}-{m['take']}"] = f"{self.source_name}/{p.relative_to(root).as_posix()}"
         return out
 
 
