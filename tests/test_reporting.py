@@ -95,11 +95,13 @@ def test_machine_names_cores_cpu_and_commit():
 def test_run_times_table_gives_each_notebook_its_commit_and_load_and_sums_the_chain():
     on = {"cores": 2, "cpu": "AMD EPYC", "load_1min": 0.3, "commit": "abc1234"}
     records = [{"notebook": "01_data.ipynb", "seconds": 120.0, "machine": {**on, "load_1min_end": 1.9}},
-               {"notebook": "02_yamnet.ipynb", "seconds": 1500.0, "machine": on}]   # an old record: no end load
+               {"notebook": "02_yamnet.ipynb", "seconds": 1500.0, "machine": on},   # an old record: no end load
+               {"notebook": "02b_pretraining.ipynb", "seconds": 60.0, "machine": {**on, "jobs": 2}}]
     text = reporting.run_times_markdown(records)
     assert "| 01_data | 2.0 | abc1234 | 0.3 / 1.9 | 2 cores, AMD EPYC |" in text
     assert "| 02_yamnet | 25.0 | abc1234 | 0.3 / n/a |" in text
-    assert "Sum of the notebooks' last runs: 27 min (0.5 h)" in text
+    assert "| 02b_pretraining | 1.0 | abc1234 | 0.3 / n/a | 2 cores, AMD EPYC, 2 notebooks at a time |" in text
+    assert "Sum of the notebooks' last runs: 28 min (0.5 h)" in text
 
 
 def test_results_text_names_the_chosen_ensemble_and_its_mcnemar_test():

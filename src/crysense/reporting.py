@@ -66,9 +66,10 @@ def to_html(executed: Path, out_dir: Path) -> Path:
 
 
 # What each notebook reads from the notebooks before it (by id). With ``jobs=2`` the chain runs two notebooks at once
-# when neither needs the other; the numbered order stays a valid order. 05, 05b and 05c each rewrite the model card
-# from all three's reports (``report_text.write_model_card``), in whatever order they finish.
-NEEDS = {"02": ("01",), "02b": ("01",), "03": ("02b",), "04": ("02", "03"), "05": ("04",), "05b": ("04",),
+# when neither needs the other; the numbered order stays a valid order. 02b's teacher reads 02's YAMNet trunk cache
+# (run side by side, both computed it). 05, 05b and 05c each rewrite the model card from all three's reports
+# (``report_text.write_model_card``), in whatever order they finish.
+NEEDS = {"02": ("01",), "02b": ("02",), "03": ("02b",), "04": ("02", "03"), "05": ("04",), "05b": ("04",),
          "05c": ("04",), "06": ("02b",), "07": ("05c",)}
 # while two notebooks share the cores, each library's kernels get one thread: pools sized to the machine in both
 # kernels oversubscribe 2 cores and slow each other far more than 2x
@@ -133,7 +134,7 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
     parameters = {"smoke": smoke, "out_root": str(paths.root), **(extra_parameters or {})}
 
     def run(nb: Path) -> dict:
-        t0, on = time.time(), machine()
+        t0, on = time.time(), {**machine(), "jobs": jobs}   # jobs > 1: the time shared the cores with another notebook
         print(f"== {nb.name} (smoke={smoke}) started", flush=True)
         execute_notebook(nb, executed_dir / nb.name, parameters, env)
         html = to_html(executed_dir / nb.name, paths.reports)
@@ -164,7 +165,8 @@ def run_times_markdown(records: list[dict]) -> str:
         return {"notebook": r["notebook"].removesuffix(".ipynb"), "minutes": round(r["seconds"] / 60, 1),
                 "commit": on.get("commit", ""),
                 "load at start / end": f"{on.get('load_1min', '')} / {on.get('load_1min_end', 'n/a')}",
-                "machine": f"{on.get('cores')} cores, {on.get('cpu')}"}
+                "machine": f"{on.get('cores')} cores, {on.get('cpu')}"
+                           + (f", {on['jobs']} notebooks at a time" if on.get("jobs", 1) > 1 else "")}
     rows = pd.DataFrame([row(r) for r in records])
     total = rows["minutes"].sum()
     return (markdown_table(rows, floatfmt=".1f", index=False) + f"\n\nSum of the notebooks' last runs: {total:.0f} min "
