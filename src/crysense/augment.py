@@ -54,6 +54,12 @@ class AugmentParams:
     gain_db: tuple = (-12.0, 6.0)
     seed: int = 0
 
+    @classmethod
+    def for_run(cls, smoke: bool) -> "AugmentParams":
+        """The study's augmentation; a smoke run draws one view per clip from a small bank of rooms (every code path
+        runs, with a fraction of the work)."""
+        return cls(views=1, n_rooms=8) if smoke else cls()
+
     def key(self) -> str:
         """Identifies the augmentation (cache entries of views drawn under other parameters never mix)."""
         return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]

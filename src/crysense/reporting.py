@@ -104,15 +104,34 @@ def in_dependency_order(notebooks: list[Path], run, jobs: int = 1) -> list:
 
 
 def execute_notebook(nb: Path, out: Path, parameters: dict, env: dict | None = None) -> None:
-    """papermill in its own process (so two can run at once, each with its own environment); a failure raises with
-    the end of papermill's report, which names the failing cell, and keeps the partly executed copy at ``out``."""
-    cmd = [sys.executable, "-m", "papermill", str(nb), str(out), "--cwd", str(NOTEBOOKS_DIR), "--kernel", "python3",
-           "--parameters_yaml", json.dumps(parameters), "--no-progress-bar"]
+    """papermill in its own process (``python -m crysense.reporting``, so two can run at once, each with its own
+    environment); a failure raises with the end of papermill's report, which names the failing cell, and keeps the
+    partly executed copy at ``out``."""
     log_cells = bool(os.environ.get("CRYSENSE_LOG_CELLS"))
-    done = subprocess.run(cmd + (["--log-output"] if log_cells else []), env=env, text=True,
-                          capture_output=not log_cells)
+    cmd = [sys.executable, "-m", "crysense.reporting", str(nb), str(out), json.dumps(parameters), str(int(log_cells))]
+    done = subprocess.run(cmd, env=env, text=True, capture_output=not log_cells)
     if done.returncode:
         raise RuntimeError(f"{nb.name} failed (partly executed copy: {out}):\n{(done.stderr or '')[-4000:]}")
+
+
+def _papermill_here(nb: str, out: str, parameters: str, log_cells: str) -> None:
+    """``execute_notebook``'s child. Its kernel talks over files of a folder of its own (ZeroMQ IPC), not TCP ports:
+    two kernels starting at once on TCP can draw the same free port (seen: 'ZMQError: Address already in use',
+    then 'Kernel didn't respond in 60 seconds')."""
+    import tempfile
+
+    import papermill as pm
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryDirectory(prefix="crysense-kernel-") as sockets:
+        class PrivateSocketsKernelManager(KernelManager):
+            def __init__(self, **kw):
+                super().__init__(**kw)
+                self.transport, self.ip = "ipc", str(Path(sockets) / "kernel")
+
+        pm.execute_notebook(nb, out, cwd=str(NOTEBOOKS_DIR), kernel_name="python3", parameters=json.loads(parameters),
+                            progress_bar=False, log_output=log_cells == "1",
+                            kernel_manager_class=PrivateSocketsKernelManager)
 
 
 def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = None,
@@ -210,3 +229,7 @@ def markdown_table(df, floatfmt: str = ".3f", index: bool = True) -> str:
         cells = ([str(idx)] if index else []) + [fmt(v) for v in values]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    _papermill_here(*sys.argv[1:5])
