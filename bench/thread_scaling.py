@@ -19,8 +19,7 @@ import subprocess
 import sys
 import time
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-               "TF_NUM_INTEROP_THREADS")
+from crysense.reporting import ONE_THREAD_ENV  # the pools a notebook run two at a time limits to one thread
 
 
 def wav2vec2_steps(steps: int) -> float:
@@ -61,9 +60,9 @@ WORK = {"wav2vec2": wav2vec2_steps, "yamnet": yamnet_trunk}
 
 def measure(work: str, amount: int, copies: int, one_thread: bool) -> list[float]:
     """Seconds of each of ``copies`` processes started together."""
-    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in ONE_THREAD_ENV}
     if one_thread:
-        env.update({k: "1" for k in THREAD_VARS})
+        env.update(ONE_THREAD_ENV)
     cmd = [sys.executable, __file__, "--child", work, "--amount", str(amount)]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
              for _ in range(copies)]

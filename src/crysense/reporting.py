@@ -169,7 +169,7 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
     merged = {**earlier, **{t["notebook"]: t for t in times}}
     records = [merged[k] for k in sorted(merged)]
     log.write_text(json.dumps(records, indent=1))
-    if not smoke and paths.root == REPO_ROOT:
+    if writes_readme(paths, smoke):
         update_readme("run_times", run_times_markdown(records))
     return times
 
@@ -197,9 +197,14 @@ def publish(paths, name: str, report: dict, readme: dict | None = None) -> None:
     """Write ``reports/<name>.json``. A full run at the repository root also replaces each README section of
     ``readme`` (section -> markdown); smoke runs (``report["smoke"]``) and runs elsewhere never touch the README."""
     (paths.reports / f"{name}.json").write_text(json.dumps(report, indent=1, default=float))
-    if not report["smoke"] and Path(paths.root).resolve() == REPO_ROOT:
+    if writes_readme(paths, report["smoke"]):
         for section, markdown in (readme or {}).items():
             update_readme(section, markdown)
+
+
+def writes_readme(paths, smoke: bool) -> bool:
+    """Only a full run whose outputs go to the repository itself writes its figures into the README."""
+    return not smoke and Path(paths.root).resolve() == REPO_ROOT
 
 
 def update_readme(section: str, markdown: str, readme: Path | None = None) -> bool:
