@@ -9,13 +9,13 @@ import argparse
 import json
 import resource
 
-from crysense.benchmark import real_time_factor
 from crysense.config import get_paths
+from crysense.serving.benchmark import real_time_factor
 
 
 def available_models(paths):
     """(name, predict(waveform)) of each ensemble member and of the whole Classifier, all loaded from models/."""
-    from crysense.inference import Classifier
+    from crysense.serving.inference import Classifier
     clf = Classifier.load(paths.models)   # loads every member once, as the CLI and the worker do
     # each member timed alone, from the window's samples (its share of any input the members share included)
     models = [(name, lambda x, fn=fn: fn(clf.prepare(x))) for name, fn in clf.members.items()]

@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 from crysense.config import get_paths
-from crysense.inference import Classifier, limit_kernel_threads
-from crysense.manifest import ClipLoader, load_manifest
+from crysense.data.manifest import ClipLoader, load_manifest
+from crysense.serving.inference import Classifier, limit_kernel_threads
 from temporal_workflow import benchmark
 from temporal_workflow.worker import local_worker
 

@@ -25,7 +25,7 @@ from crysense.reporting import ONE_THREAD_ENV  # the pools a notebook run two at
 def wav2vec2_steps(steps: int) -> float:
     import torch
 
-    from crysense import wav2vec2
+    from crysense.speech import wav2vec2
     model = wav2vec2.load_classifier(random_init=True, size="compact")
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(0)

@@ -15,8 +15,8 @@ import time
 import numpy as np
 from temporalio import activity
 
-from crysense import alerts
-from crysense.audio import AUDIO, AudioError, check_clip, decode
+from crysense.data.audio import AUDIO, AudioError, check_clip, decode
+from crysense.serving import alerts
 
 from .notify import deliver
 from .shared import NOTIFY_ALERT, PROCESS_CHUNK, AlertNotice, ChunkOutcome, ChunkRef, ChunkTask, NotifyTargets

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 
 from crysense.config import AUDIO
-from crysense.streaming import pcm_blocks
+from crysense.serving.streaming import pcm_blocks
 
 SR = AUDIO.sample_rate
 __all__ = ["file_blocks", "mic_blocks", "pcm_blocks", "url_blocks"]
 
 
 def file_blocks(path, block_s: float = 1.0):
-    from crysense.audio import decode
+    from crysense.data.audio import decode
     x = decode(path).samples
     step = int(block_s * SR)
     return (x[i:i + step] for i in range(0, len(x), step))

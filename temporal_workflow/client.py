@@ -22,9 +22,9 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from crysense.alerts import shipped_rule
 from crysense.config import AUDIO, get_paths
-from crysense.streaming import StreamChunker, WindowParams
+from crysense.serving.alerts import shipped_rule
+from crysense.serving.streaming import StreamChunker, WindowParams
 
 from .activities import MAX_CHUNK_S
 from .audio_input import file_blocks, mic_blocks, pcm_blocks, url_blocks
@@ -40,7 +40,7 @@ class ClipError(Exception):
 async def classify_file(client: Client, path, audio_store: AudioStore | None = None, task_queue=TASK_QUEUE):
     """One file through the ClassifyClipWorkflow. Refused before anything is stored: a missing path, a folder, and a
     file longer than a chunk may be (``python -m temporal_workflow.client stream`` takes long recordings)."""
-    from crysense.audio import AudioError, decode
+    from crysense.data.audio import AudioError, decode
     path = Path(path)
     if not path.exists():
         raise ClipError(f"{path}: no such file")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from crysense.alerts import AlertRule, AlertState
+from crysense.serving.alerts import AlertRule, AlertState
 
 TASK_QUEUE = "crysense"
 # activity names, one place for the worker's definitions and the workflows' calls
@@ -50,7 +50,7 @@ class ChunkOutcome:
     alert: bool = False
 
 
-# The alert rule of `crysense.alerts` (pure dataclasses, safe in the workflow sandbox): on when n of the last m
+# The alert rule of `crysense.serving.alerts` (pure dataclasses, safe in the workflow sandbox): on when n of the last m
 # chunks reach the p(crying) threshold, off when none do, a minimum gap between alerts. One implementation for
 # the workflow, the CLI and the study's streaming evaluation.
 AlertParams = AlertRule

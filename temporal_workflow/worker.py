@@ -76,7 +76,7 @@ async def sweep_forever(store: AudioStore, hours: float, every_s: float = 600.0)
 
 async def serve(address: str, models: str | None, task_queue: str, threads: int, keep_audio_hours: float | None,
                 audio_store: str | None = None, results_db: str | None = None, kernel_threads: int = 1) -> None:
-    from crysense.inference import Classifier, limit_kernel_threads
+    from crysense.serving.inference import Classifier, limit_kernel_threads
     limit_kernel_threads(kernel_threads)   # before the models first run
     classifier = Classifier.load(models)   # once per worker process
     client = await Client.connect(address)

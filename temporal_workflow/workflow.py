@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from crysense import alerts
+    from crysense.serving import alerts
 
     from .shared import (
         NOTIFY_ALERT,

@@ -2,7 +2,7 @@
 alert, bad windows and the end of a stream."""
 import pytest
 
-from crysense import alerts
+from crysense.serving import alerts
 
 T = [5.0 * i for i in range(20)]   # window starts: a 10 s window every 5 s
 

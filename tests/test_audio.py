@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from conftest import SR, ffmpeg_encode, noise, tone, write
-from crysense.audio import AudioCache, AudioError, band_limit, check_clip, decode, pad_to, rms_dbfs, segment_bounds
-from crysense.datastudy import high_band_fraction
+from crysense.data.audio import AudioCache, AudioError, band_limit, check_clip, decode, pad_to, rms_dbfs, segment_bounds
+from crysense.data.study import high_band_fraction
 
 
 def peak_hz(x, sr=SR):
@@ -112,7 +112,7 @@ def test_cache_returns_identical_audio_without_decoding(tmp_path, monkeypatch):
     path = write(tmp_path / "c.flac", tone(300, 1.0, 22_050), 22_050)
     cache = AudioCache(tmp_path / "cache")
     first = cache.decode(path)
-    import crysense.audio as audio
+    import crysense.data.audio as audio
     monkeypatch.setattr(audio, "decode", lambda *a, **k: pytest.fail("cache miss"))
     second = cache.decode(path)
     assert np.array_equal(first.samples, second.samples) and second.orig_sample_rate == 22_050

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from conftest import SR, noise, tone, write
-from crysense import augment
-from crysense.clipcache import ClipCache, ClipVersions
-from crysense.manifest import ClipLoader
+from crysense.data import augment
+from crysense.data.clipcache import ClipCache, ClipVersions
+from crysense.data.manifest import ClipLoader
 
 
 @pytest.fixture

@@ -5,8 +5,11 @@ import numpy as np
 import pandas as pd
 
 from conftest import noise, tone
-from crysense import backbones, cry_reasons, reason_tests
-from crysense import speech_transformer as st
+from crysense.reasons import nested_cv as cry_reasons
+from crysense.reasons import permutation as reason_tests
+from crysense.reporting import text as report_text
+from crysense.speech import backbones
+from crysense.speech import states as speech_states
 
 
 def synthetic(n_babies=6, clips_per_baby=2):
@@ -46,7 +49,7 @@ def test_nested_cv_on_synthetic_babies(tmp_path):
     model = cry_reasons.load_classifier(["a", "b"], source=str(tmp_path))
     cfg = cry_reasons.NestedCVConfig(outer_folds=2, inner_folds=2, learning_rates=(1e-3, 3e-3), epoch_grid=(1, 2),
                                      top_layers=1, batch_size=4, crop_s=1.0, alpha_grid=(1.0, 10.0))
-    states = [st.lower_states(model, audio[i], cfg.top_layers) for i in range(len(data))]
+    states = [speech_states.lower_states(model, audio[i], cfg.top_layers) for i in range(len(data))]
     new = lambda n: cry_reasons.load_classifier([f"c{i}" for i in range(n)], source=str(tmp_path))
     peak_hz = lambda x: np.fft.rfftfreq(len(x), 1 / 16000)[np.argmax(np.abs(np.fft.rfft(x)))]
     models = {**cry_reasons.baselines(), "stats + ridge": cry_reasons.linear_model(
@@ -160,7 +163,7 @@ def test_auc_with_baby_bootstrap_interval():
 
 
 def test_report_names_the_models_left_without_a_permutation_test():
-    from crysense import reason_study
+    from crysense.reasons import study as reason_study
     X, y, groups = babies(signal=20.0)
     cfg = cry_reasons.NestedCVConfig(outer_folds=3, inner_folds=2, alpha_grid=(1.0,))
     labels = ["hungry", "tired", "lonely"]
@@ -170,6 +173,6 @@ def test_report_names_the_models_left_without_a_permutation_test():
     data = pd.DataFrame({"reason": np.array(labels)[y], "group": groups})
     res = reason_study.SettingResult("reasons", data, pd.DataFrame(), cv, perm, reason_tests.chance_levels(y, 3), {}, {})
     assert res.table().loc["tested", "permutations"] == 9 and np.isnan(res.table().loc["costly", "p_macro_f1"])
-    text = reason_study.report_markdown({"reasons": res}, None, None, cfg)
+    text = report_text.reasons_markdown({"reasons": res}, None, None, cfg)
     note = text.split("Not permutation-tested")[1]
     assert "costly (" in note and ": tested (" not in note and ", tested (" not in note

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import noise, tone, write
-from crysense import cli
 from crysense.config import LABELS
-from crysense.inference import Classifier, WindowParams
+from crysense.serving import cli
+from crysense.serving.inference import Classifier, WindowParams
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_one_trunk_pass_serves_every_yamnet_member_with_unchanged_outputs(classi
     import joblib
 
     from crysense import yamnet
-    from crysense.inference import WindowInput
+    from crysense.serving.inference import WindowInput
     x = noise(10.0, seed=7)
     inputs = classifier.prepare(x)
     assert isinstance(inputs, WindowInput) and inputs.samples is x   # the shared path was taken
@@ -121,8 +121,8 @@ def test_kernel_threads_are_limited_before_the_models_run_and_a_late_call_says_s
     code = """
 import warnings
 import torch
-from crysense.inference import limit_kernel_threads
-from crysense.tf_runtime import tf
+from crysense.serving.inference import limit_kernel_threads
+from crysense.yamnet.tf_runtime import tf
 assert limit_kernel_threads(1)
 assert (torch.get_num_threads(), tf.config.threading.get_intra_op_parallelism_threads(),
         tf.config.threading.get_inter_op_parallelism_threads()) == (1, 1, 1)

@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 
 from conftest import noise, tone
-from crysense import labelaudit, report_text, yamnet
+from crysense import yamnet
 from crysense.config import CRY_AUDIT_THRESHOLDS
+from crysense.evaluation import labelaudit
+from crysense.reporting import text as report_text
 
 needs_weights = pytest.mark.skipif(not (yamnet.LOCAL_WEIGHTS_DIR / "yamnet.h5").exists(),
                                    reason="YAMNet weights not found (../shared/weights/yamnet)")
@@ -86,7 +88,7 @@ def test_real_yamnet_max_scores_bound_the_mean_and_hear_no_cry_in_a_tone():
 
 
 def test_curation_table_scores_kept_clips_and_each_kind_left_out():
-    from crysense.donateacry import exclusion
+    from crysense.data.donateacry import exclusion
     rows, s = rows_and_scores()
     recordings = {"app/heard.3gp": np.eye(6)[[1]] * 0.9, "app/silent.3gp": np.zeros((3, 6)), "app/tagged.3gp": np.zeros((2, 6))}
 

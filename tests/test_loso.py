@@ -4,8 +4,9 @@ system and recipe, and a model that learned the label (not the corpus) is recogn
 import numpy as np
 import pandas as pd
 
-from crysense import loso, loso_tables, recipe, trainset
 from crysense.config import LABELS
+from crysense.evaluation import loso, loso_tables
+from crysense.training import recipe, trainset
 
 
 def corpus(seed=0):

@@ -7,8 +7,7 @@ from test_sources import needs_data
 
 from conftest import noise, write
 from crysense.config import AUDIO, LABELS, SPLITS, get_paths
-from crysense.datastudy import reason_kind
-from crysense.manifest import (
+from crysense.data.manifest import (
     ClipLoader,
     assign_splits,
     build_manifest,
@@ -17,7 +16,8 @@ from crysense.manifest import (
     member_paths,
     validate_manifest,
 )
-from crysense.sources import parse_donateacry
+from crysense.data.sources import parse_donateacry
+from crysense.data.study import reason_kind
 
 
 def test_assign_splits_keeps_groups_whole_and_near_70_15_15():

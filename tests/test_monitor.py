@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 
 from conftest import noise, tone
-from crysense import alerts, monitor
 from crysense.config import LABELS
+from crysense.evaluation import monitor
+from crysense.serving import alerts
 
 SR = 16_000
 

@@ -47,8 +47,8 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     assert metrics["best_member"] in metrics["mcnemar_chosen_vs_member"]
     w2v = json.loads((out / "reports" / "wav2vec2_metrics.json").read_text())
     # the other initialisations: random, plain SSL and the best teacher-guided run, each unless it is the chosen one
-    from crysense.backbones import ablation_runs
     from crysense.config import get_paths
+    from crysense.speech.backbones import ablation_runs
     others = ablation_runs("wav2vec2", get_paths(out))
     assert set(w2v["ablation_backbones"]) == {"random init", *others}
     assert ("plain SSL" in others) == (pre["chosen"]["wav2vec2"]["objective"] != "ssl")
@@ -56,7 +56,7 @@ def test_notebook_chain_runs_in_smoke_mode(tmp_path):
     card = (out / "models" / "MODEL_CARD.md").read_text()
     assert "Recordings from elsewhere" in card and "false alerts per hour" in card
     # the streaming evaluation ships an operating point, and the service reads it
-    from crysense.alerts import shipped_rule
+    from crysense.serving.alerts import shipped_rule
     point = json.loads((out / "models" / "operating_point.json").read_text())
     assert shipped_rule(out / "models").threshold == point["threshold"] and set(point["test"]) >= {"episode_recall"}
     # cry reasons: every setting scored, every model permutation-tested, the leaky protocols beside the grouped one

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import noise, tone
-from crysense import backbones, pretrain, probe, teacher
+from crysense.speech import backbones, pretrain, probe, teacher
 
 SR = 16_000
 
@@ -92,10 +92,10 @@ def test_probe_choice_follows_its_rule():
             {"family": "wav2vec2", "objective": "distill", "size": "compact", "run": "c", "val_macro_f1": 0.80},
             {"family": "hubert", "objective": "teacher_kmeans", "size": "compact", "run": "d", "val_macro_f1": 0.70},
             {"family": "hubert", "objective": "distill", "size": "compact", "run": "e", "val_macro_f1": 0.75}]
-    assert probe.choose(rows, "wav2vec2")["run"] == "a"      # the teacher must beat plain SSL to be chosen
+    assert backbones.choose(rows, "wav2vec2")["run"] == "a"      # the teacher must beat plain SSL to be chosen
     rows[0]["val_macro_f1"] = 0.5
-    assert probe.choose(rows, "wav2vec2")["run"] == "c"      # a tie goes to the smaller model
-    assert probe.choose(rows, "hubert")["run"] == "e"
+    assert backbones.choose(rows, "wav2vec2")["run"] == "c"      # a tie goes to the smaller model
+    assert backbones.choose(rows, "hubert")["run"] == "e"
 
 
 def test_backbone_source_switch(tmp_path, monkeypatch):
@@ -119,7 +119,7 @@ def test_backbone_source_switch(tmp_path, monkeypatch):
 def test_hub_path_loads_offline_from_a_local_hub_cache(family, tmp_path, monkeypatch):
     """What an online user runs (``source='hub'``: ``from_pretrained(<hub id>)``), here against a hub cache holding a
     tiny randomly initialised model saved with ``save_pretrained``; HF_HUB_OFFLINE forbids any network."""
-    from crysense import speech_transformer as st
+    from crysense.speech import transformer as st
     repo = tmp_path / "hub" / f"models--{backbones.HUB_IDS[family].replace('/', '--')}"
     commit = "0" * 40
     saved = backbones.random_backbone(family, "tiny", seed=3)

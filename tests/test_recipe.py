@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crysense import recipe, trainset
+from crysense.training import recipe, trainset
 
 
 def frame():

@@ -3,8 +3,8 @@ the groups of matching files are joined."""
 import numpy as np
 
 from conftest import SR, ffmpeg_encode, noise, tone, write
-from crysense.audio import decode
-from crysense.recordings import SameRecording, find_same_recordings, match_signal, merge_groups, same_recording_score
+from crysense.data.audio import decode
+from crysense.data.recordings import SameRecording, find_same_recordings, match_signal, merge_groups, same_recording_score
 
 
 def scream_like(seconds=4.0, seed=0):

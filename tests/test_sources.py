@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from crysense.donateacry import NOT_CURATED, curated_stems, exclusion
-from crysense.sources import SOURCES, _strip_take, iter_files, parse_donateacry, resolve
+from crysense.data.donateacry import NOT_CURATED, curated_stems, exclusion
+from crysense.data.sources import SOURCES, _strip_take, iter_files, parse_donateacry, resolve
 
 needs_data = pytest.mark.skipif(not all(s.available() for s in SOURCES.values()),
                                 reason="shared data sources not found (see README, 'Data')")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from crysense.streaming import StreamChunker, WindowParams, window_bounds
+from crysense.serving.streaming import StreamChunker, WindowParams, window_bounds
 
 SR = 16_000
 
@@ -46,7 +46,7 @@ def test_stream_chunker_matches_whole_file_windows_whatever_the_piece_size():
 def test_pcm_blocks_keep_odd_bytes_for_their_pair_and_use_what_was_read_first():
     import io
 
-    from crysense.streaming import pcm_blocks
+    from crysense.serving.streaming import pcm_blocks
     samples = (np.arange(-50, 50) * 300).astype("<i2")
     raw = samples.tobytes()
 

@@ -18,8 +18,8 @@ import pytest
 import pytest_asyncio  # noqa: F401  (asyncio fixtures)
 
 from conftest import noise, tone, write
-from crysense import alerts
-from crysense.inference import Classifier
+from crysense.serving import alerts
+from crysense.serving.inference import Classifier
 from temporal_workflow import client as tclient
 from temporal_workflow.devserver import DevServer
 from temporal_workflow.shared import AlertParams, ChunkRef

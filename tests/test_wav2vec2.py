@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import noise, tone
-from crysense import speech_transformer as st
-from crysense import wav2vec2
-from crysense.trainset import TrainSet
+from crysense.speech import states, wav2vec2
+from crysense.training.trainset import TrainSet
 
 TOP = 1
 
@@ -21,7 +20,7 @@ def tiny():
 
 def test_cached_states_reproduce_the_full_forward(tiny):
     model, clips, _ = tiny
-    states = [st.lower_states(model, x, TOP) for x in clips]
+    states = [states.lower_states(model, x, TOP) for x in clips]
     assert states[0].shape == (int(5.5 * 50) - 1, 32) and states[-1].shape[0] == 249   # 3 s padded to 5 s
     cached = wav2vec2.predict_states(model, states, TOP)
     full = np.stack([wav2vec2.predict_waveform(model, x) for x in clips])
@@ -30,7 +29,7 @@ def test_cached_states_reproduce_the_full_forward(tiny):
 
 def test_tiny_finetune_saves_reloads_and_predicts_identically(tiny, tmp_path):
     model, clips, y = tiny
-    states = [st.lower_states(model, x, TOP) for x in clips]
+    states = [states.lower_states(model, x, TOP) for x in clips]
     before = {k: v.clone() for k, v in model.state_dict().items()}
     cfg = wav2vec2.FinetuneConfig(top_layers=TOP, epochs=2, patience=2, batch_size=4)
     train = TrainSet([[s, s.astype(np.float16)] for s in states], y, np.linspace(0.5, 1.5, len(y)))
@@ -54,7 +53,7 @@ def test_random_init_control_copies_the_architecture_not_the_weights(tiny):
     assert control.config.hidden_size == model.config.hidden_size
     assert control.config.num_hidden_layers == model.config.num_hidden_layers
     assert control.config.crysense_backbone.startswith("random init")
-    a, b = st.base_of(model).state_dict(), st.base_of(control).state_dict()
+    a, b = states.base_of(model).state_dict(), states.base_of(control).state_dict()
     assert a.keys() == b.keys() and any(not np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
 
 
@@ -63,10 +62,10 @@ def test_probe_head_makes_the_model_compute_the_fitted_probe(tiny):
     the same standardised, weighted logistic regression fitted by scikit-learn; the saved model keeps the head."""
     from sklearn.linear_model import LogisticRegression
 
-    from crysense.linear_head import init_head_from_probe, pooled_top_output
+    from crysense.speech.linear_head import init_head_from_probe, pooled_top_output
     model, clips, y = tiny
     model = wav2vec2.load_classifier(random_init=True, like=model, seed=3)
-    states = [st.lower_states(model, x, TOP) for x in clips]
+    states = [states.lower_states(model, x, TOP) for x in clips]
     w = np.linspace(0.5, 1.5, len(y))
     init_head_from_probe(model, TrainSet([[s] for s in states], y, w), TOP)
     X = pooled_top_output(model, states, TOP)
@@ -77,10 +76,10 @@ def test_probe_head_makes_the_model_compute_the_fitted_probe(tiny):
 
 
 def test_probe_regularisation_is_chosen_on_validation_and_the_head_survives_saving(tiny, tmp_path):
-    from crysense.linear_head import init_head_from_probe
+    from crysense.speech.linear_head import init_head_from_probe
     model, clips, y = tiny
     model = wav2vec2.load_classifier(random_init=True, like=model, seed=4)
-    states = [st.lower_states(model, x, TOP) for x in clips]
+    states = [states.lower_states(model, x, TOP) for x in clips]
     chosen = init_head_from_probe(model, TrainSet([[s] for s in states[::2]], y[::2], np.ones(5)), TOP,
                                   states[1::2], y[1::2], np.ones(4))
     val = chosen["probe_val"]
@@ -95,7 +94,7 @@ def test_probe_regularisation_is_chosen_on_validation_and_the_head_survives_savi
 def test_early_stopping_keeps_the_probe_when_fine_tuning_only_hurts():
     """``evaluate_first``: the starting weights are epoch 0's candidate; epochs that raise the validation loss
     are discarded and the start restored."""
-    from crysense.training import fit
+    from crysense.training.loop import fit
     state = {"w": 0}
     losses = iter([1.0, 2.0, 3.0, 4.0])
 

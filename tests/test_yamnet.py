@@ -5,7 +5,7 @@ import pytest
 
 from conftest import noise, tone
 from crysense import yamnet
-from crysense.trainset import TrainSet
+from crysense.training.trainset import TrainSet
 
 needs_weights = pytest.mark.skipif(not (yamnet.LOCAL_WEIGHTS_DIR / "yamnet.h5").exists(),
                                    reason="YAMNet weights not found (../shared/weights/yamnet)")
@@ -75,8 +75,8 @@ def test_tiny_finetune_saves_reloads_and_predicts_identically(base, tmp_path):
 def test_seed_spread_repeats_a_seed_exactly_and_reports_every_seed(base):
     """Training is defined by data, epochs and seed: the same seed trained again gives the same figures (so a
     spread over seeds measures the seed, not the machine), and each seed gets its own row and sentence."""
-    from crysense.report_text import seed_spread_sentence
-    from crysense.trainset import RunData
+    from crysense.reporting.text import seed_spread_sentence
+    from crysense.training.trainset import RunData
     clips = [tone(300 + 60 * i, 1.0) for i in range(3)] + [noise(1.0, seed=i) for i in range(3)] + \
             [0.2 * tone(2500 + 90 * i, 1.0) for i in range(3)]
     y = np.repeat([0, 1, 2], 3)

@@ -46,7 +46,7 @@ HARD_NEGATIVE_SUBCATEGORIES = (
     "vocal_burst",                                                              # EmoGator
 )
 
-# The label audit (`crysense.labelaudit`): a clip holds an *audible cry* when the frozen AudioSet YAMNet scores one
+# The label audit (`crysense.evaluation.labelaudit`): a clip holds an *audible cry* when the frozen AudioSet YAMNet scores one
 # of its cry classes at least this high in at least one 0.96 s patch. The first threshold splits the figures; the
 # second shows how much the shares move with it.
 CRY_AUDIT_THRESHOLDS = (0.1, 0.3)
@@ -108,6 +108,9 @@ class Paths:
     def models(self) -> Path:
         return self.root / "models"
 
+    def __repr__(self) -> str:   # as reports show it: no absolute path of the machine that ran it
+        return f"Paths(root={shown(self.root)}, data={shown(self.data)}, cache={shown(self.cache)})"
+
     def ensure(self) -> "Paths":
         for p in (self.root, self.cache, self.plots, self.reports, self.models):
             p.mkdir(parents=True, exist_ok=True)
@@ -124,6 +127,17 @@ def get_paths(root: str | os.PathLike | None = None) -> Paths:
 def data_dir() -> Path:
     """The local mirror of the data sources (``CRYSENSE_DATA``; default ``<repo>/../shared/data``)."""
     return Path(os.environ.get("CRYSENSE_DATA") or REPO_ROOT.parent / "shared" / "data").resolve()
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as a report shows it: relative to the repository (or, for outputs elsewhere, to the output root) where
+    it lies under either, else as given. Reports name no absolute path of the machine that ran them."""
+    path = Path(path)
+    for base in (get_paths().root, REPO_ROOT, REPO_ROOT.parent):
+        if path.is_absolute() and path.resolve().is_relative_to(base):
+            rel = path.resolve().relative_to(base)
+            return str(Path("..") / rel) if base == REPO_ROOT.parent else str(rel)
+    return str(path)
 
 
 def use_root(root: str | os.PathLike | None = None) -> Paths:
