@@ -222,8 +222,7 @@ def pretrain(family: str, sampler: PatchCropSampler, out_dir, cfg: PretrainConfi
 
 # The runs of notebook 02b: the plain baseline of each family, and the teacher-guided candidates the probe
 # chooses from (two sizes of distillation for Wav2Vec2, the ensemble member; HuBERT's own second iteration).
-# Measured on a quiet 2-core machine, a step (batch 8 x 4.3 s) takes about 1.1 s (wav2vec2 ssl), 0.7 s (distill,
-# compact) and 1.4 s (distill, large).
+# What a step of each costs on the machine that ran it: notebook 02b's runs table (minutes for its steps).
 RUNS = (("wav2vec2", "ssl", "compact"), ("wav2vec2", "distill", "compact"), ("wav2vec2", "distill", "large"),
         ("hubert", "ssl", "compact"), ("hubert", "teacher_kmeans", "compact"))
 
