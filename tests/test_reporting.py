@@ -172,3 +172,11 @@ def test_committed_reports_name_no_absolute_path():
     for f in sorted((outputs.REPO_ROOT / "reports").glob("*.json")):
         found = re.findall(r'"(/(?:home|root|work|tmp|Users)/[^"]*)"', f.read_text())
         assert not found, f"{f.name}: {found[:3]}"
+
+
+def test_progress_bars_are_off_in_reports_and_on_elsewhere(monkeypatch, capsys):
+    from crysense.config import progress_bar
+    monkeypatch.delenv("CRYSENSE_PROGRESS", raising=False)
+    assert not progress_bar(range(3), show=True).disable and progress_bar(range(3), show=False).disable
+    monkeypatch.setenv("CRYSENSE_PROGRESS", "0")   # what the notebook runner gives every kernel
+    assert progress_bar(range(3), show=True).disable

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import noise, tone
-from crysense.speech import states, wav2vec2
+from crysense.speech import states as speech_states
+from crysense.speech import wav2vec2
 from crysense.training.trainset import TrainSet
 
 TOP = 1
@@ -20,7 +21,7 @@ def tiny():
 
 def test_cached_states_reproduce_the_full_forward(tiny):
     model, clips, _ = tiny
-    states = [states.lower_states(model, x, TOP) for x in clips]
+    states = [speech_states.lower_states(model, x, TOP) for x in clips]
     assert states[0].shape == (int(5.5 * 50) - 1, 32) and states[-1].shape[0] == 249   # 3 s padded to 5 s
     cached = wav2vec2.predict_states(model, states, TOP)
     full = np.stack([wav2vec2.predict_waveform(model, x) for x in clips])
@@ -29,7 +30,7 @@ def test_cached_states_reproduce_the_full_forward(tiny):
 
 def test_tiny_finetune_saves_reloads_and_predicts_identically(tiny, tmp_path):
     model, clips, y = tiny
-    states = [states.lower_states(model, x, TOP) for x in clips]
+    states = [speech_states.lower_states(model, x, TOP) for x in clips]
     before = {k: v.clone() for k, v in model.state_dict().items()}
     cfg = wav2vec2.FinetuneConfig(top_layers=TOP, epochs=2, patience=2, batch_size=4)
     train = TrainSet([[s, s.astype(np.float16)] for s in states], y, np.linspace(0.5, 1.5, len(y)))
@@ -53,7 +54,7 @@ def test_random_init_control_copies_the_architecture_not_the_weights(tiny):
     assert control.config.hidden_size == model.config.hidden_size
     assert control.config.num_hidden_layers == model.config.num_hidden_layers
     assert control.config.crysense_backbone.startswith("random init")
-    a, b = states.base_of(model).state_dict(), states.base_of(control).state_dict()
+    a, b = speech_states.base_of(model).state_dict(), speech_states.base_of(control).state_dict()
     assert a.keys() == b.keys() and any(not np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
 
 
@@ -65,7 +66,7 @@ def test_probe_head_makes_the_model_compute_the_fitted_probe(tiny):
     from crysense.speech.linear_head import init_head_from_probe, pooled_top_output
     model, clips, y = tiny
     model = wav2vec2.load_classifier(random_init=True, like=model, seed=3)
-    states = [states.lower_states(model, x, TOP) for x in clips]
+    states = [speech_states.lower_states(model, x, TOP) for x in clips]
     w = np.linspace(0.5, 1.5, len(y))
     init_head_from_probe(model, TrainSet([[s] for s in states], y, w), TOP)
     X = pooled_top_output(model, states, TOP)
@@ -79,7 +80,7 @@ def test_probe_regularisation_is_chosen_on_validation_and_the_head_survives_savi
     from crysense.speech.linear_head import init_head_from_probe
     model, clips, y = tiny
     model = wav2vec2.load_classifier(random_init=True, like=model, seed=4)
-    states = [states.lower_states(model, x, TOP) for x in clips]
+    states = [speech_states.lower_states(model, x, TOP) for x in clips]
     chosen = init_head_from_probe(model, TrainSet([[s] for s in states[::2]], y[::2], np.ones(5)), TOP,
                                   states[1::2], y[1::2], np.ones(4))
     val = chosen["probe_val"]

@@ -148,6 +148,14 @@ def use_root(root: str | os.PathLike | None = None) -> Paths:
     return get_paths().ensure()
 
 
+def progress_bar(iterable=None, *, show: bool = True, **kw):
+    """A tqdm progress bar for long work, unless ``show`` is False or ``CRYSENSE_PROGRESS=0``: the notebook runner sets
+    it, so an executed report holds no bars (each refresh would stand on a line of its own there), while the same
+    notebook opened in JupyterLab, or a library call, shows them."""
+    from tqdm import tqdm
+    return tqdm(iterable, disable=not show or os.environ.get("CRYSENSE_PROGRESS") == "0", **kw)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunParams:
     """Size of a run. ``smoke`` is the tiny setting CI uses to execute every notebook."""

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..config import progress_bar
 from .audio import band_limit, save_atomic
 from .augment import AugmentParams, ViewMaker, ViewRecipe
 
@@ -91,7 +92,6 @@ class ClipVersions:
         """Render and cache the missing augmented views of ``rows`` (in parallel: ffmpeg and convolution)."""
         from concurrent.futures import as_completed
 
-        from tqdm import tqdm
         todo = [(i, v) for i, (_, row) in enumerate(rows.iterrows()) for v in versions
                 if v.startswith("view") and not (self.dir / f"{self.entry(row, v)}.npy").exists()]
         if not todo:
@@ -102,7 +102,7 @@ class ClipVersions:
         chunks = [todo[i:i + 64] for i in range(0, len(todo), 64)]
         # spawned, not forked: the caller may hold TensorFlow / PyTorch thread pools that a fork would copy
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex, \
-                tqdm(total=len(todo), desc="augmented views", disable=not progress) as bar:
+                progress_bar(total=len(todo), desc="augmented views", show=progress) as bar:
             futures = [ex.submit(_render_chunk, self, rows.iloc[[i for i, _ in c]], [v for _, v in c]) for c in chunks]
             for f in as_completed(futures):
                 bar.update(f.result())
@@ -124,10 +124,9 @@ class ClipCache:
     def get(self, rows: pd.DataFrame, version: str, clips: ClipVersions, progress: bool = True,
             desc: str = "") -> dict[str, np.ndarray]:
         """{sha256: array} for every row, computing what is not cached yet."""
-        from tqdm import tqdm
         out = {}
-        for _, row in tqdm(rows.iterrows(), total=len(rows), desc=f"{desc or self.dir.name} ({version})",
-                           disable=not progress):
+        for _, row in progress_bar(rows.iterrows(), total=len(rows), desc=f"{desc or self.dir.name} ({version})",
+                           show=progress):
             f = self.dir / version / f"{clips.entry(row, version)}.npy"
             if f.exists():
                 out[row["sha256"]] = np.load(f)

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
-from ..config import AUDIO, get_paths
+from ..config import AUDIO, get_paths, progress_bar
 from ..yamnet.params import PARAMS
 from .audio import band_limit, pad_to, save_atomic
 from .manifest import ClipLoader
@@ -39,7 +38,7 @@ def clip_features(df: pd.DataFrame, band_limited: bool = False, cache_dir=None,
     cached = dict(np.load(store)) if store.exists() else {}
     loader = ClipLoader(cache_dir)
     todo = [i for i, sha in enumerate(df["sha256"]) if sha not in cached]
-    for i in tqdm(todo, desc="log-mel features", disable=not progress or not todo):
+    for i in progress_bar(todo, desc="log-mel features", show=progress and bool(todo)):
         row = df.iloc[i]
         x = loader.load_row(row)
         cached[row["sha256"]] = logmel_stats(band_limit(x) if band_limited else x)

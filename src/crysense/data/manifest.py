@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
-from ..config import AUDIO, LABELS, MANIFEST_COLUMNS, SPLIT, SPLITS, AudioParams, RunParams, SplitParams, get_paths
+from ..config import AUDIO, LABELS, MANIFEST_COLUMNS, SPLIT, SPLITS, AudioParams, RunParams, SplitParams, get_paths, progress_bar
 from .audio import AudioCache, AudioError, check_clip, rms_dbfs, samples_sha256, segment_bounds
 from .recordings import join_same_recordings
 from .sources import SOURCES, SourceFile, iter_files, resolve
@@ -182,8 +181,8 @@ def build_manifest(run: RunParams = RunParams(), params: AudioParams = AUDIO, sp
         (reject(it, it.exclude_reason) if it.exclude_reason else usable.append(it))
     jobs = [(it, cache_dir, params, SOURCES[it.source].join_short) for it in usable]
     with ProcessPoolExecutor(max(1, workers)) as ex:
-        results = list(tqdm(ex.map(_analyse, jobs, chunksize=8), total=len(jobs), desc="decode + check",
-                            disable=not progress))
+        results = list(progress_bar(ex.map(_analyse, jobs, chunksize=8), total=len(jobs), desc="decode + check",
+                            show=progress))
 
     # exact duplicates of whole files: keep the first in registry order
     seen_file: dict[str, str] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import CRY_AUDIT_THRESHOLDS
+from ..config import CRY_AUDIT_THRESHOLDS, progress_bar
 from ..data.donateacry import NOT_CURATED
 from ..yamnet.model import ZERO_SHOT_MAP
 
@@ -55,9 +55,8 @@ def recall_by_audibility(pred: pd.DataFrame, scores: pd.Series, label: str = "cr
 
 def recording_cry_scores(base, file_paths, loader, progress: bool = True) -> np.ndarray:
     """The cry score (as ``cry_scores``) of whole recordings that are not manifest clips, e.g. quarantined ones."""
-    from tqdm import tqdm
     cols = [base.class_names.index(c) for c in ZERO_SHOT_MAP["crying"]]
-    acts = [base.trunk_activations(loader.recording(fp)) for fp in tqdm(file_paths, desc="cry scores", disable=not progress)]
+    acts = [base.trunk_activations(loader.recording(fp)) for fp in progress_bar(file_paths, desc="cry scores", show=progress)]
     return base.clip_max_scores(acts)[:, cols].max(axis=1) if acts else np.zeros(0)
 
 

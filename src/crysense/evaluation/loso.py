@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..config import LABELS
+from ..config import LABELS, progress_bar
 from ..data.audio import save_atomic
 from ..ensemble.combiners import Ensemble
 from ..provenance import code_digest
@@ -122,12 +122,11 @@ def run(df: pd.DataFrame, members: dict[str, Member], plan: dict[str, list[Recip
     """
     import time
 
-    from tqdm import tqdm
     sources = list(sources or held_out_sources(df))
     jobs = [(m, r, s) for m, recipes in plan.items() for r in recipes
             for s in ([None] if r.name in grouped else []) + sources]
     out, seconds, fold_outputs, trained, resumed = [], {}, {}, {}, 0
-    for member, recipe, held in tqdm(jobs, desc="leave-one-source-out", disable=not progress):
+    for member, recipe, held in progress_bar(jobs, desc="leave-one-source-out", show=progress):
         t0 = time.time()
         # a source the recipe never trains on (and that shares no group with one it does) leaves the training
         # data as it is: the model trained for the grouped test, or for an earlier such fold, serves it too

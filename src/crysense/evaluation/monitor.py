@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..config import AUDIO, LABELS
+from ..config import AUDIO, LABELS, progress_bar
 from ..serving.alerts import AlertRule, AlertState, step
 from ..serving.streaming import WindowParams, window_bounds
 
@@ -91,11 +91,10 @@ def window_probabilities(streams: list[Stream], members: dict, window: WindowPar
     fn(window) -> probabilities over LABELS, the window as ``prepare`` gives it from its 16 kHz samples (the
     `inference.Classifier`'s; default: the samples). A window whose samples were already classified (the same
     background stretch in another stream) is not computed again."""
-    from tqdm import tqdm
     seen: dict[str, dict] = {}
     rows = []
     total = sum(len(window_bounds(len(s.samples), window)) for s in streams)
-    with tqdm(total=total, desc="stream windows", disable=not progress) as bar:
+    with progress_bar(total=total, desc="stream windows", show=progress) as bar:
         for s in streams:
             for a, b in window_bounds(len(s.samples), window):
                 x = s.samples[a:b]

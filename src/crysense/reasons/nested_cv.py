@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..config import progress_bar
 from ..data.clipcache import in_order
 from ..speech import transformer as st
 from ..speech.backbones import ablation_runs, backbone_source
@@ -224,13 +225,12 @@ def pooled_metrics(pooled: pd.DataFrame, labels) -> dict:
 def nested_cv(y: np.ndarray, groups: np.ndarray, models: dict[str, FitPredict], labels: list, cfg: NestedCVConfig,
               progress: bool = True) -> NestedCV:
     """Every model of ``models`` on the same outer folds of (``y``, ``groups``); each clip predicted once per model."""
-    from tqdm import tqdm
     groups = np.asarray(groups)
     outer = folds(y, groups, cfg.outer_folds, cfg.seed)
     for tr, te in outer:   # the guarantee the study rests on: no group in two outer folds
         assert not set(groups[te]) & set(groups[tr])
     rows, pooled, seconds = [], [], {}
-    for k, (tr, te) in enumerate(tqdm(outer, desc="outer folds", disable=not progress)):
+    for k, (tr, te) in enumerate(progress_bar(outer, desc="outer folds", show=progress)):
         for name, fit_predict in models.items():
             t0 = time.time()
             proba, chosen = fit_predict(y, groups, tr, te, dataclasses.replace(cfg, seed=cfg.seed + k), len(labels))

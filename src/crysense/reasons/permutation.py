@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..config import progress_bar
 from ..evaluation.scoring import cluster_bootstrap
 from .nested_cv import NestedCVConfig, nested_cv, pooled_metrics
 
@@ -30,7 +31,6 @@ def permutation_test(y, groups, models: dict, labels, cfg: NestedCVConfig, obser
     baby-level permutations of the labels, and the p-values of ``observed`` (`NestedCV.pooled_scores`):
     (1 + #{null >= observed}) / (1 + permutations). Permutation i is the same relabelling for every model."""
     from joblib import Parallel, delayed
-    from tqdm import tqdm
     rngs = np.random.SeedSequence(seed).spawn(max(permutations.values(), default=0))
     perms = [baby_permutation(y, groups, np.random.default_rng(s)) for s in rngs]
 
@@ -43,7 +43,7 @@ def permutation_test(y, groups, models: dict, labels, cfg: NestedCVConfig, obser
     jobs = [(name, i) for name, n in permutations.items() for i in range(n)]
     done = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(one)(name, i) for name, i in jobs)
     null: dict[str, list] = {name: [] for name in permutations}
-    for name, _, scores in tqdm(done, total=len(jobs), desc="permutations", disable=not progress):
+    for name, _, scores in progress_bar(done, total=len(jobs), desc="permutations", show=progress):
         null[name].append(scores)
     out = {}
     for name, scores in null.items():

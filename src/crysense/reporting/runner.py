@@ -135,12 +135,11 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
     at the first that fails (papermill keeps the partly executed copy for reading). The full study runs one at a
     time (``jobs=1``), so each notebook's time is its own; smoke runs take two at a time.
     """
-    # reports stay readable (kernels inherit these): our progress bars write a line per 20 s of a loop, not one
-    # per refresh; transformers' per-load weight bars and load reports (a new head is "MISSING" by design) are off
-    # a report shows no progress bars (dozens of spilled lines a cell; the chain's log says when each notebook starts
-    # and ends), unless its cells stream to the terminal (CRYSENSE_LOG_CELLS); TensorFlow's C++ start-up is
-    # silenced in `yamnet.tf_runtime`
-    bars = {"TQDM_MININTERVAL": "20"} if os.environ.get("CRYSENSE_LOG_CELLS") else {"TQDM_DISABLE": "1"}
+    # reports stay readable (kernels inherit these): transformers' per-load weight bars and load reports (a new head
+    # is "MISSING" by design) are off, and so are progress bars (`config.progress_bar`: each refresh would stand on a
+    # line of its own in a report; the chain's log says when each notebook starts and ends), unless the cells stream
+    # to the terminal (CRYSENSE_LOG_CELLS). TensorFlow's C++ start-up is silenced in `yamnet.tf_runtime`.
+    bars = {"TQDM_MININTERVAL": "20"} if os.environ.get("CRYSENSE_LOG_CELLS") else {"CRYSENSE_PROGRESS": "0"}
     env = {**bars, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
            **os.environ, **(ONE_THREAD_ENV if jobs > 1 else {})}
     paths = get_paths(out_root).ensure()

@@ -9,7 +9,6 @@ threshold, off when none of them do).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -46,34 +45,19 @@ def _args(argv):
     return ap.parse_args(argv)
 
 
-@contextlib.contextmanager
-def _native_start_up_lines_hidden():
-    """TensorFlow writes its start-up lines (CUDA probing on a CPU machine, oneDNN notes) straight to file
-    descriptor 2, before Python could filter them: hide them while the models load. A Python error still shows."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _classifier(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # no weight-loading bars on every call
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    with _native_start_up_lines_hidden():
-        import transformers
+    # TensorFlow's native start-up lines are silenced where it is imported (`yamnet.tf_runtime`)
+    import transformers
 
-        from .inference import Classifier, WindowParams  # lazy: TensorFlow and PyTorch load only for the commands that classify
-        transformers.utils.logging.disable_progress_bar()
-        kw = {"window": WindowParams(args.window, args.hop)}
-        if args.combiner:
-            kw["combiner"] = args.combiner
-        return Classifier.load(args.models, **kw)
+    from .inference import Classifier, WindowParams  # lazy: TensorFlow and PyTorch load only for the commands that classify
+    transformers.utils.logging.disable_progress_bar()
+    kw = {"window": WindowParams(args.window, args.hop)}
+    if args.combiner:
+        kw["combiner"] = args.combiner
+    return Classifier.load(args.models, **kw)
 
 
 def _row(name, label, probs, width):

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import AUDIO
+from ..config import AUDIO, progress_bar
 from .backbones import compact_config, model_class, run_name
 from .teacher import PatchCropSampler, fit_patch_kmeans, frame_targets, patch_pool
 
@@ -183,7 +183,6 @@ def pretrain(family: str, sampler: PatchCropSampler, out_dir, cfg: PretrainConfi
              progress: bool = True) -> dict:
     """Pretrain ``family`` with ``cfg.objective`` for ``cfg.steps`` steps on ``sampler``'s crops; save the
     backbone to ``out_dir``. Returns a summary with the per-step loss history and the wall time."""
-    from tqdm import tqdm
     from transformers import Wav2Vec2FeatureExtractor
 
     torch.manual_seed(cfg.seed)
@@ -195,7 +194,7 @@ def pretrain(family: str, sampler: PatchCropSampler, out_dir, cfg: PretrainConfi
                                                                  1.0 - 0.9 * max(0, s - cfg.warmup_steps) / decay))
     history = []
     objective.train()
-    bar = tqdm(range(cfg.steps), desc=f"pretrain {family} ({cfg.objective}, {cfg.size})", disable=not progress)
+    bar = progress_bar(range(cfg.steps), desc=f"pretrain {family} ({cfg.objective}, {cfg.size})", show=progress)
     for step in bar:
         t0 = time.time()
         loss, extra = objective.loss(sampler.batch(), step)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import AUDIO
+from ..config import AUDIO, progress_bar
 from ..data.features import clip_features
 from ..training.linear import fit_embedding_member
 from .backbones import FAMILIES, load_backbone, random_backbone, resolve_backbone, run_name
@@ -24,13 +24,12 @@ from .inputs import normalise
 def pooled_features(backbone, clips: list[np.ndarray], max_s: float = 10.0, batch: int = 8,
                     progress: bool = True) -> np.ndarray:
     """Mean over time of the last hidden state of each clip (first ``max_s`` seconds, normalised)."""
-    from tqdm import tqdm
 
     backbone.eval()
     n_max = int(max_s * AUDIO.sample_rate)
     order = np.argsort([min(len(c), n_max) for c in clips])   # similar lengths together: little padding
     feats = [None] * len(clips)
-    for i in tqdm(range(0, len(order), batch), desc="features", disable=not progress):
+    for i in progress_bar(range(0, len(order), batch), desc="features", show=progress):
         idx = order[i:i + batch]
         n = max(AUDIO.sample_rate, max(min(len(clips[j]), n_max) for j in idx))
         x = np.zeros((len(idx), n), np.float32)

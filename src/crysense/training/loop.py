@@ -9,6 +9,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..config import progress_bar
+
 
 def fit(run_epoch: Callable[[int], dict], evaluate: Callable[[], dict] | None, snapshot: Callable[[], object],
         restore: Callable[[object], None], epochs: int, patience: int, desc: str = "train", progress: bool = True,
@@ -21,14 +23,13 @@ def fit(run_epoch: Callable[[int], dict], evaluate: Callable[[], dict] | None, s
     ``history``: a list to append to (several stages share one); ``extra``: fields added to every row.
     ``evaluate_first``: the weights before training are a candidate too (epoch 0), e.g. a head fitted as a probe.
     """
-    from tqdm import tqdm
     history = [] if history is None else history
     best_loss, best_state, bad = np.inf, None, 0
     first = len(history)
     if evaluate_first and evaluate is not None:
         history.append({**(extra or {}), "epoch": first, **evaluate()})
         best_loss, best_state = history[-1]["val_loss"], snapshot()
-    for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress):
+    for epoch in progress_bar(range(1, epochs + 1), desc=desc, show=progress):
         row = {**(extra or {}), "epoch": first + epoch, **run_epoch(epoch)}
         if evaluate is not None:
             row.update(evaluate())
