@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..config import CRY_REASONS, DONATEACRY_CURATED_ONLY, data_dir
+from ..config import CRY_REASONS, DONATEACRY_CURATED_ONLY, data_dir, shown
 from . import donateacry
 from .donateacry import parse_donateacry
 
@@ -285,7 +285,9 @@ def iter_files(names=None) -> Iterator[SourceFile]:
 
 
 def sources_table():
+    """Every source with its local mirror (as reports show paths: relative to the repository), public origin and
+    licence."""
     import pandas as pd
-    return pd.DataFrame([{"source": s.name, "local path": str(s.root), "available": s.available(),
+    return pd.DataFrame([{"source": s.name, "local path": shown(s.root), "available": s.available(),
                           "url": s.url, "license": s.license, "description": s.description}
                          for s in SOURCES.values()])

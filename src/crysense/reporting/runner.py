@@ -140,7 +140,10 @@ def run_notebooks(smoke: bool = False, out_root=None, only: list[str] | None = N
     # line of its own in a report; the chain's log says when each notebook starts and ends), unless the cells stream
     # to the terminal (CRYSENSE_LOG_CELLS). TensorFlow's C++ start-up is silenced in `yamnet.tf_runtime`.
     bars = {"TQDM_MININTERVAL": "20"} if os.environ.get("CRYSENSE_LOG_CELLS") else {"CRYSENSE_PROGRESS": "0"}
+    # tqdm.auto, imported by transformers, warns (with the path of its file) that the kernel has no ipywidgets: the
+    # plain bars it falls back to are what a report wants anyway
     env = {**bars, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
+           "PYTHONWARNINGS": "ignore:IProgress not found",
            **os.environ, **(ONE_THREAD_ENV if jobs > 1 else {})}
     paths = get_paths(out_root).ensure()
     executed_dir = paths.reports / "executed"
