@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -109,8 +110,12 @@ def main(argv=None) -> None:
     ap.add_argument("--results-db", help="an SQLite file or postgresql:// URL (default: $CRYSENSE_RESULTS_DB, else "
                     "runtime/results.sqlite)")
     args = ap.parse_args(argv)
-    asyncio.run(serve(args.address, args.models, args.task_queue, args.threads, args.keep_audio_hours,
-                      args.audio_store, args.results_db, args.kernel_threads))
+    from crysense.serving.inference import ModelsMissing
+    try:
+        asyncio.run(serve(args.address, args.models, args.task_queue, args.threads, args.keep_audio_hours,
+                          args.audio_store, args.results_db, args.kernel_threads))
+    except ModelsMissing as e:   # before the study ran: one line and exit 2, not a traceback
+        sys.exit(f"worker: {e}")
 
 
 if __name__ == "__main__":

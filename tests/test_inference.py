@@ -135,3 +135,20 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_missing_models_are_one_line_and_exit_2_not_a_traceback(tmp_path):
+    """A fresh clone before ./run_all.sh: the CLI and the worker name what is missing, in one line."""
+    import subprocess
+    import sys
+    clip = write(tmp_path / "clip.wav", tone(seconds=6.0))
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    done = subprocess.run([sys.executable, "-m", "crysense", "classify", str(clip), "--models", str(empty)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "trained models missing" in lines[0] and "ensemble.joblib" in lines[0]
+    worker = subprocess.run([sys.executable, "-m", "temporal_workflow.worker", "--models", str(empty)],
+                            capture_output=True, text=True, timeout=300)
+    assert worker.returncode == 1 and "Traceback" not in worker.stderr and "trained models missing" in worker.stderr

@@ -52,12 +52,16 @@ def _classifier(args):
     # TensorFlow's native start-up lines are silenced where it is imported (`yamnet.tf_runtime`)
     import transformers
 
-    from .inference import Classifier, WindowParams  # lazy: TensorFlow and PyTorch load only for the commands that classify
+    from .inference import Classifier, ModelsMissing, WindowParams  # lazy: the models' libraries load only to classify
     transformers.utils.logging.disable_progress_bar()
     kw = {"window": WindowParams(args.window, args.hop)}
     if args.combiner:
         kw["combiner"] = args.combiner
-    return Classifier.load(args.models, **kw)
+    try:
+        return Classifier.load(args.models, **kw)
+    except ModelsMissing as e:   # a fresh clone before the study ran: one line and exit 2, not a traceback
+        print(f"crysense: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _row(name, label, probs, width):

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .. import yamnet
-from ..config import AUDIO, LABELS, get_paths
+from ..config import AUDIO, LABELS, get_paths, shown
 from ..data.audio import AudioError, check_clip, decode
 from ..ensemble.combiners import Ensemble
 from .streaming import WindowParams, window_bounds
@@ -69,6 +69,15 @@ def limit_kernel_threads(n: int = 1) -> bool:
     return True
 
 
+class ModelsMissing(FileNotFoundError):
+    """The trained models a Classifier needs are not there (the study writes them: ``./run_all.sh``)."""
+
+    def __init__(self, missing):
+        self.missing = [Path(m) for m in missing]
+        super().__init__(f"trained models missing ({', '.join(shown(m) for m in self.missing)}): run ./run_all.sh "
+                         "first, or point --models / CRYSENSE_ROOT at a folder that holds them")
+
+
 class Classifier:
     def __init__(self, members: dict[str, Member], ensemble: Ensemble, combiner: str | None = None,
                  window: WindowParams = WindowParams(), prepare: Callable | None = None):
@@ -90,12 +99,12 @@ class Classifier:
         from ..speech import wav2vec2  # lazy: PyTorch, only when the Wav2Vec2 member is loaded
         d = Path(models_dir or get_paths().models)
         if not (d / "ensemble.joblib").exists():
-            raise FileNotFoundError(f"trained models missing ({d / 'ensemble.joblib'}): run ./run_all.sh first")
+            raise ModelsMissing([d / "ensemble.joblib"])
         ens = Ensemble.load(d / "ensemble.joblib")
         files = {"yamnet": d / "yamnet_finetuned.h5", "wav2vec2": d / "wav2vec2_finetuned" / "config.json",
                  **{m: d / f"{m}.joblib" for m in FROZEN_FEATURE_MEMBERS}}
-        if missing := [str(files[m]) for m in ens.members if not files[m].exists()]:
-            raise FileNotFoundError(f"trained models missing ({', '.join(missing)}): run ./run_all.sh first")
+        if missing := [files[m] for m in ens.members if not files[m].exists()]:
+            raise ModelsMissing(missing)
         yam = yamnet.SavedYamnetClassifier(files["yamnet"])
         w2v = wav2vec2.load_finetuned(files["wav2vec2"].parent)
         frozen = yamnet.load_yamnet(kw.pop("yamnet_source", None), top_blocks=yam.top_blocks)
