@@ -164,17 +164,31 @@ NOTIFIED = """CREATE TABLE IF NOT EXISTS notifications (
 
 
 class ResultStore:
-    def __init__(self, url: str | None = None):
+    """Result rows and the notification ledger in SQLite (a file) or PostgreSQL (a ``postgresql://`` URL).
+
+    PostgreSQL connections come from one pool per store (``psycopg_pool``, at most ``max_connections``: a worker's
+    activity threads share it), not a new connection per call; each ``with self._connect()`` block is one
+    transaction, committed at its end, as before."""
+
+    def __init__(self, url: str | None = None, max_connections: int = 4):
         self.url = url or os.environ.get("CRYSENSE_RESULTS_DB") or str(RUNTIME / "results.sqlite")
         self.postgres = self.url.startswith(("postgresql://", "postgres://"))
+        self.pool = None
+        if self.postgres:
+            from psycopg_pool import ConnectionPool  # optional: pip install psycopg[binary] psycopg-pool
+            self.pool = ConnectionPool(self.url, min_size=1, max_size=max_connections, open=True,
+                                       name="crysense-results")
         with self._connect() as db:
             for ddl in (SCHEMA, NOTIFIED):
                 db.cursor().execute(ddl.replace("REAL", "DOUBLE PRECISION") if self.postgres else ddl)
 
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
     def _connect(self):
         if self.postgres:
-            import psycopg  # optional: pip install psycopg[binary]
-            return psycopg.connect(self.url)
+            return self.pool.connection()   # a pooled connection; its block commits, or rolls back on an error
         Path(self.url).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.url, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")

@@ -82,8 +82,9 @@ async def serve(address: str, models: str | None, task_queue: str, threads: int,
     classifier = Classifier.load(models)   # once per worker process
     client = await Client.connect(address)
     store = open_audio_store(audio_store)
+    results = ResultStore(results_db, max_connections=threads + 1)   # each activity thread, and the notifier
     with ThreadPoolExecutor(max_workers=threads) as ex:
-        worker = make_worker(client, classifier, store, ResultStore(results_db), ex, threads, task_queue,
+        worker = make_worker(client, classifier, store, results, ex, threads, task_queue,
                              delete_after_result=keep_audio_hours is None)
         print(f"worker ready on {address}, task queue {task_queue!r}", flush=True)
         sweeper = asyncio.create_task(sweep_forever(store, keep_audio_hours)) if keep_audio_hours else None
@@ -92,6 +93,7 @@ async def serve(address: str, models: str | None, task_queue: str, threads: int,
         finally:
             if sweeper:
                 sweeper.cancel()
+            results.close()
 
 
 def main(argv=None) -> None:

@@ -1,5 +1,6 @@
 """The Classifier people use, and the CLI: windows, overall label, bad files, exit codes."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -123,9 +124,13 @@ import warnings
 import torch
 from crysense.serving.inference import limit_kernel_threads
 from crysense.yamnet.tf_runtime import tf
+import numpy as np
+from threadpoolctl import threadpool_info
+np.ones((64, 64)) @ np.ones((64, 64))   # the BLAS pool is loaded
 assert limit_kernel_threads(1)
 assert (torch.get_num_threads(), tf.config.threading.get_intra_op_parallelism_threads(),
         tf.config.threading.get_inter_op_parallelism_threads()) == (1, 1, 1)
+assert threadpool_info() and all(pool["num_threads"] == 1 for pool in threadpool_info())   # BLAS / OpenMP too
 tf.reduce_sum(tf.ones(3)).numpy()   # TensorFlow has run: its pools are fixed now
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -133,7 +138,9 @@ with warnings.catch_warnings(record=True) as caught:
 assert torch.get_num_threads() == 2 and "already run" in str(caught[0].message)
 print("ok")
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    # the pools at their defaults, not the test command's one thread each
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS") and not k.startswith("TF_NUM_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
 
 

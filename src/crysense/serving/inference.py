@@ -54,12 +54,15 @@ def limit_kernel_threads(n: int = 1) -> bool:
 
     A worker that classifies one window per core in parallel wants 1: left to their defaults, both libraries size
     their pools to the machine, so two windows at once keep four or more busy threads on two cores, which slow
-    each other down. TensorFlow fixes its pools when it first runs; called after that, only PyTorch changes and
-    this warns and returns False."""
+    each other down. The BLAS / OpenMP pools under NumPy and scikit-learn (the logistic-regression members) are
+    limited too (threadpoolctl), which neither library's own setting reaches. TensorFlow fixes its pools when it
+    first runs; called after that, only the others change and this warns and returns False."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     from ..yamnet.tf_runtime import tf  # lazy: TensorFlow, only when a TensorFlow member is loaded
     torch.set_num_threads(n)
+    threadpool_limits(limits=n)   # process-wide from here on (not a context manager on purpose)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(n)
         tf.config.threading.set_inter_op_parallelism_threads(n)
