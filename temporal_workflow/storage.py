@@ -246,4 +246,3 @@ def result_row(stream_id: str, index: int, audio_key: str, start_s: float, label
             "status": "error" if error else "ok", "label": label or None, "p_crying": p.get("crying"),
             "p_screaming": p.get("screaming"), "p_normal": p.get("normal"), "error": error or None,
             "alert": int(alert)}
-

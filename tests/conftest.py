@@ -99,6 +99,7 @@ def tiny_models(tmp_path_factory):
 
 # --- real local servers for the notification tests (loopback only, stopped by the fixtures) ------------------
 
+
 def free_port() -> int:
     import socket
     with socket.socket() as s:

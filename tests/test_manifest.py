@@ -86,6 +86,7 @@ def test_bad_input_is_quarantined_with_reasons_and_the_rest_kept(tmp_path, monke
 
 # --- the real manifest, committed in the repository ---------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def real_manifest():
     path = get_paths().manifest

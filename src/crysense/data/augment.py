@@ -67,6 +67,7 @@ class AugmentParams:
 
 # --- room impulse responses --------------------------------------------------------------------------------
 
+
 def room_impulse_responses(params: AugmentParams, cache_dir=None, sample_rate: int = AUDIO.sample_rate) -> list[np.ndarray]:
     """A seeded bank of simulated RIRs (shoebox rooms 3-7 x 3-6 x 2.4-3.2 m, source and microphone at least
     0.5 m from the walls), normalised to unit energy; cached as one .npz."""
@@ -102,6 +103,7 @@ def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
 
 # --- channel --------------------------------------------------------------------------------------------------
 
+
 def codec_round_trip(x: np.ndarray, codec: str, sample_rate: int = AUDIO.sample_rate) -> np.ndarray:
     """Encode with ``codec`` (see CODECS) and decode back to ``sample_rate``, through two ffmpeg processes."""
     ffmpeg = shutil.which("ffmpeg")
@@ -120,6 +122,7 @@ def codec_round_trip(x: np.ndarray, codec: str, sample_rate: int = AUDIO.sample_
 
 
 # --- one view ---------------------------------------------------------------------------------------------------
+
 
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0

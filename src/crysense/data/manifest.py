@@ -43,6 +43,7 @@ class ManifestResult:
 
 # --- clips made of several short files ------------------------------------------------------------
 
+
 def joined_file_path(rel_paths: list[str]) -> str:
     """'fsdd/recordings/{0_george_0.wav,0_george_1.wav}': a clip made of these files, in this order."""
     dirs = {p.rsplit("/", 1)[0] for p in rel_paths}
@@ -89,6 +90,7 @@ class ClipLoader:
 
 # --- per-file analysis (runs in worker processes) -------------------------------------------------
 
+
 def _clip_records(samples: np.ndarray, params: AudioParams, join_short: bool):
     """(start, end, sha256, dBFS) of each clip cut from one recording."""
     duration = len(samples) / params.sample_rate
@@ -114,6 +116,7 @@ def _analyse(args) -> dict:
 
 
 # --- splits -----------------------------------------------------------------------------------------
+
 
 def assign_splits(df: pd.DataFrame, split: SplitParams = SPLIT) -> pd.Series:
     """Split label per row: whole groups go to one split; within each (source, label) stratum the
@@ -143,6 +146,7 @@ def assign_splits(df: pd.DataFrame, split: SplitParams = SPLIT) -> pd.Series:
 
 
 # --- the builder ----------------------------------------------------------------------------------
+
 
 def _smoke_sample(items: list[SourceFile], run: RunParams, seed: int) -> list[SourceFile]:
     """A few groups per (source, label, cry reason), at most 40 files each (joined utterances need several).
@@ -258,6 +262,7 @@ def _pack_short(members, params: AudioParams):
 
 
 # --- reading and checking -----------------------------------------------------------------------------
+
 
 def load_manifest(path=None) -> pd.DataFrame:
     path = Path(path or get_paths().manifest)

@@ -72,6 +72,7 @@ class Source:
 
 # --- label rules, one per source -------------------------------------------------------------------
 
+
 def _donateacry(src: Source, path: Path) -> SourceFile | None:
     meta = parse_donateacry(path.name)
     if meta is None or meta["reason"] not in CRY_REASONS:

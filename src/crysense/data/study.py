@@ -229,6 +229,7 @@ def plot_views(rows: pd.DataFrame, clips, views: int):
 
 # --- tables of the manifest ----------------------------------------------------------------------------
 
+
 def reason_kind(reason: str) -> str:
     """'near-silent (-61.2 dBFS < -50 dBFS)' -> 'near-silent'; 'duplicate of x (...)' -> 'duplicate'; 'not in ...: why' ->
     'not in ...'."""

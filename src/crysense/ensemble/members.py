@@ -15,4 +15,3 @@ def fit_frozen_member(features: dict[str, dict[str, np.ndarray]], df, labels, vi
     and augmented views, is an example sharing the clip's weight."""
     X, y, w = run_data(df, FINAL, features, labels, views).train.flat()
     return fit_embedding_member(np.stack(X), y, w, seed=seed)
-

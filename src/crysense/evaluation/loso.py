@@ -174,6 +174,7 @@ def fold_combiner(name: str, members: list[str]):
 
 # --- the study's members, as LOSO needs them: (recipe, held-out source) -> probabilities --------------------
 
+
 def _rows_to_test(df: pd.DataFrame, held_out: str | None) -> pd.DataFrame:
     return test_rows(df, held_out) if held_out else df[df["split"] == "test"]
 

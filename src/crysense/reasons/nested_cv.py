@@ -60,6 +60,7 @@ class NestedCVConfig:
 
 # --- settings --------------------------------------------------------------------------------------------------
 
+
 def tagged(df: pd.DataFrame) -> pd.DataFrame:
     """Donate-a-Cry clips with a reason tag ('dont_know' is not one)."""
     return df[(df["source"] == "donateacry") & (df["reason"] != "") & (df["reason"] != "dont_know")]
@@ -113,6 +114,7 @@ def label_order(data: pd.DataFrame) -> tuple[list[str], np.ndarray]:
 
 
 # --- models ----------------------------------------------------------------------------------------------------
+
 
 def folds(y, groups, k, seed):
     from sklearn.model_selection import StratifiedGroupKFold
@@ -194,6 +196,7 @@ def baselines() -> dict[str, FitPredict]:
 
 
 # --- nested cross-validation -----------------------------------------------------------------------------------
+
 
 def fold_metrics(y_true, y_pred, labels) -> dict:
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support

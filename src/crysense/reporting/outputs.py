@@ -68,4 +68,3 @@ def markdown_table(df, floatfmt: str = ".3f", index: bool = True) -> str:
         cells = ([str(idx)] if index else []) + [fmt(v) for v in values]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-

@@ -195,7 +195,6 @@ def run_times_markdown(records: list[dict]) -> str:
             "`python bench/notebook_times.py` prints the same.")
 
 
-
 def run_total_markdown(records: list[dict]) -> str:
     """The README's one line on what the study costs: the sum of the notebooks' last full runs, from the record."""
     minutes = sum(r["seconds"] for r in records) / 60

@@ -379,4 +379,3 @@ def reasons_markdown(results: dict, leaky_table: pd.DataFrame | None, identity_t
                  "(1 + #null >= observed) / (1 + permutations), labels exchanged between babies. Written by "
                  "`notebooks/06_cry_reasons_hubert.ipynb`.")
     return "\n\n".join(parts)
-

@@ -137,4 +137,3 @@ def choose(probe_rows: list[dict], family: str, objectives=("distill", "teacher_
     size_rank = {s: i for i, s in enumerate(("tiny", "compact", "large"))}
     order = {o: i for i, o in enumerate(objectives)}
     return max(rows, key=lambda r: (round(r["val_macro_f1"], 4), -size_rank[r["size"]], -order[r["objective"]]))
-

@@ -78,5 +78,3 @@ def init_head_from_probe(model, train: TrainSet, top_layers: int, val: list[np.n
     c = max(scores, key=lambda k: (round(scores[k]["val_macro_f1"], 4), -scores[k]["val_loss"])) if scores else 1.0
     write_head(model, heads[c])
     return {"probe_c": c, "probe_val": scores}
-
-

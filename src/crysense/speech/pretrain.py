@@ -71,6 +71,7 @@ def mfcc_frames(x: np.ndarray, sr: int = AUDIO.sample_rate) -> np.ndarray:
 
 # --- objectives: a module holding the backbone, and a loss per batch ----------------------------------------
 
+
 class Wav2Vec2Contrastive(nn.Module):
     """wav2vec 2.0's own objective, through transformers' ``Wav2Vec2ForPreTraining``."""
 
@@ -178,6 +179,7 @@ def make_objective(family: str, cfg: PretrainConfig, sampler: PatchCropSampler) 
 
 
 # --- the loop -------------------------------------------------------------------------------------------------
+
 
 def pretrain(family: str, sampler: PatchCropSampler, out_dir, cfg: PretrainConfig = PretrainConfig(),
              progress: bool = True) -> dict:

@@ -83,4 +83,3 @@ def predict_states(model, states: list[np.ndarray], top_layers: int) -> np.ndarr
     out = [torch.softmax(top_logits(model, torch.from_numpy(np.asarray(s, np.float32))[None], top_layers), -1)[0].numpy()
            for s in states]
     return np.stack(out) if out else np.zeros((0, model.config.num_labels))
-

@@ -24,4 +24,3 @@ def proba_all_classes(model, X: np.ndarray, n_classes: int) -> np.ndarray:
     out = np.zeros((len(X), n_classes))
     out[:, model.classes_] = model.predict_proba(X)
     return out
-

@@ -45,5 +45,3 @@ def fit(run_epoch: Callable[[int], dict], evaluate: Callable[[], dict] | None, s
     if best_state is not None:
         restore(best_state)
     return history, best_loss
-
-

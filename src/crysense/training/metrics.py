@@ -20,7 +20,6 @@ def weighted_nll(proba: np.ndarray, y: np.ndarray, weight: np.ndarray | None = N
     return float(np.sum(-np.log(p) * w) / np.sum(w))
 
 
-
 def metrics(y_true, proba: np.ndarray, labels=LABELS) -> dict:
     """Accuracy, macro precision / recall / F1 and per-class recall of argmax predictions."""
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
@@ -44,4 +43,3 @@ def macro_f1(y, pred, n: int) -> float:
     """Macro-F1 over all ``n`` classes (a class never predicted nor present counts 0)."""
     from sklearn.metrics import f1_score
     return f1_score(y, pred, labels=range(n), average="macro", zero_division=0)
-

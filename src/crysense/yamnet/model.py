@@ -233,12 +233,14 @@ def clip_evidence(base: "Yamnet", inputs: dict[str, dict[str, np.ndarray]]) -> d
 
 # --- cached trunk activations ---------------------------------------------------------------------------
 
+
 def trunk_cache(model: Yamnet, cache_dir) -> ClipCache:
     """Frozen trunk output of each clip version (float16), cached by clip sha256, version and weights."""
     return ClipCache(cache_dir, f"yamnet/trunk_top{model.top_blocks}_{model.weights_id}", model.trunk_activations)
 
 
 # --- study helpers (notebook 02) -------------------------------------------------------------------------
+
 
 def sanity_inputs(sr: int = PARAMS.sample_rate) -> dict[str, tuple[np.ndarray, str]]:
     """Known inputs and the AudioSet class each should bring to the top (loose: within the top k)."""
